@@ -49,6 +49,8 @@ export const ERROR_STATUS = {
   not_durable: 503,
   /** The node is shutting down or overloaded; retry elsewhere. */
   unavailable: 503,
+  /** A node's public address could not be reached from here (announce). */
+  unreachable: 422,
   /** The caller is not a known node (node-to-node routes). */
   unknown_node: 403,
   /** No such route. */

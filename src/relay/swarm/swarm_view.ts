@@ -1,0 +1,42 @@
+/**
+ * What storage and replication need to know of the network: who this node
+ * is, which nodes are live, and a key's swarm. The node wires it to the
+ * directory; tests can build one over a fixed list of records.
+ * @module
+ */
+import type { NodeRecord } from "../directory/record_types.ts";
+import { swarmFor } from "./swarm_map.ts";
+
+/** A read-only view of the live network from this node. */
+export interface SwarmView {
+  /** This node's ID (hex). */
+  readonly selfId: string;
+  /** The live nodes this node knows that are in swarms (itself included when reachable). */
+  liveNodes(): NodeRecord[];
+  /** The swarm of a 32-byte key, best-ranked first. */
+  members(key: Uint8Array): NodeRecord[];
+  /** Whether `id` is a live node in the directory. */
+  isKnown(id: string): boolean;
+  /** Call `listener` when the set of live nodes changes. Returns an unsubscribe function. */
+  onChange(listener: () => void): () => void;
+}
+
+/**
+ * A SwarmView over a fixed or changing list of records.
+ * @param selfId this node's ID
+ * @param nodes returns the current live records
+ * @param options.swarmSize R (default 5)
+ */
+export function swarmViewOf(
+  selfId: string,
+  nodes: () => NodeRecord[],
+  options: { swarmSize?: number; subscribe?: (listener: () => void) => () => void } = {},
+): SwarmView {
+  return {
+    selfId,
+    liveNodes: nodes,
+    members: (key) => swarmFor(key, nodes(), options.swarmSize),
+    isKnown: (id) => nodes().some((n) => n.id === id),
+    onChange: options.subscribe ?? (() => () => {}),
+  };
+}
