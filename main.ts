@@ -1,0 +1,108 @@
+/**
+ * hearth: the command-line entry point. Parses the flags once, starts the
+ * relay node (and, on a fresh machine with no peers, an embedded local
+ * network of helper relays), and stops everything cleanly on SIGINT or
+ * SIGTERM.
+ * @module
+ */
+import { defaultDataDir, FlagError, parseFlags, USAGE } from "./src/shared/cli_flags.ts";
+import { formatHostPort, isLoopbackHost, isUnspecifiedHost } from "./src/shared/host_port.ts";
+import { createLogger } from "./src/shared/log.ts";
+import { type LocalNet, localNetIds, startLocalNet } from "./src/relay/local_net.ts";
+import { RelayNode } from "./src/relay/node.ts";
+import { PROTOCOL_VERSION } from "./src/shared/codec/limits.ts";
+
+/** The program's version. */
+export const VERSION = "0.1.0";
+
+function say(line: string): void {
+  console.log(line);
+}
+
+async function main(args: string[]): Promise<number> {
+  let options;
+  try {
+    options = parseFlags(args);
+  } catch (err) {
+    if (err instanceof FlagError) {
+      console.error(`hearth: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  }
+  if (options.help) {
+    say(USAGE);
+    return 0;
+  }
+  if (options.version) {
+    say(`hearth ${VERSION} (protocol ${PROTOCOL_VERSION})`);
+    return 0;
+  }
+  const dataDir = options.dataDir ?? defaultDataDir((n) => Deno.env.get(n), Deno.build.os);
+  const log = createLogger({ level: options.logLevel });
+  const gossipIntervalMs = Number(Deno.env.get("HEARTH_GOSSIP_INTERVAL_MS") ?? "") || undefined;
+
+  const node = await RelayNode.start({
+    dataDir,
+    listen: options.listen,
+    publicAddr: options.publicAddr,
+    seeds: options.seeds.map(formatHostPort),
+    powBits: options.powBits,
+    rateLimit: options.rateLimit,
+    log,
+    gossipIntervalMs,
+  });
+  let localNet: LocalNet | undefined;
+  if (options.seeds.length === 0 && options.localNet) {
+    const helpers = await localNetIds(dataDir);
+    const realPeers = node.directory.liveNodes().filter((n) =>
+      n.id !== node.id && !helpers.has(n.id)
+    );
+    if (realPeers.length === 0) {
+      say("hearth: no peers known yet: starting a local network of helper relays on loopback");
+      localNet = await startLocalNet(dataDir, {
+        seed: node.publicAddr,
+        powBits: options.powBits,
+        log: log.child("local-net"),
+        gossipIntervalMs,
+      });
+      await node.join(localNet.addrs);
+      say(
+        `hearth: local network: ${localNet.nodes.length} helper relays; join real peers with --seed`,
+      );
+    }
+  }
+  const status = node.status();
+  say(`hearth ${VERSION}: node ${status.id.slice(0, 16)}…`);
+  say(`hearth: relay port listening on ${node.listenAddr}, public address ${node.publicAddr}`);
+  say(`hearth: data in ${dataDir}`);
+  if (isUnspecifiedHost(options.listen.host) && !options.publicAddr) {
+    say("hearth: no --public-addr given: other machines cannot reach this relay until you set one");
+  }
+  if (!isLoopbackHost(options.web.host)) {
+    say(
+      "hearth: warning: --web is not a loopback address; the web port is reserved and not opened yet",
+    );
+  }
+  say(
+    status.reachable
+      ? `hearth: reachable; ${status.directorySize} nodes known`
+      : "hearth: not reachable from peers: running as a client-only participant",
+  );
+
+  const stopped = Promise.withResolvers<void>();
+  const onSignal = () => stopped.resolve();
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  await stopped.promise;
+  say("hearth: stopping");
+  await localNet?.stop();
+  await node.stop();
+  Deno.removeSignalListener("SIGINT", onSignal);
+  Deno.removeSignalListener("SIGTERM", onSignal);
+  return 0;
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

@@ -1,0 +1,99 @@
+/**
+ * Stored items (PROTOCOL §5): the item hash that is an item's ID, the
+ * namespace encoding and classes, and the TTL bounds of each class.
+ * @module
+ */
+import { labeledHash } from "../../shared/crypto/hash.ts";
+import {
+  MAX_INBOX_TTL_MS,
+  MAX_OWNER_TTL_MS,
+  MIN_TTL_MS,
+  SIGNATURE_WINDOW_MS,
+} from "../../shared/codec/limits.ts";
+
+/** Smallest and largest namespace number (a signed 16-bit integer). */
+export const MIN_NAMESPACE = -32_768;
+export const MAX_NAMESPACE = 32_767;
+
+/** Default and largest `maxBytes` of a retrieve: the data blob of one answer. */
+export const MAX_RETRIEVE_BYTES = 90_000;
+/** Most items one retrieve answer lists, so its header stays small. */
+export const MAX_RETRIEVE_ITEMS = 64;
+/** Most hashes a delete or expire names. */
+export const MAX_HASHES_PER_REQUEST = 100;
+
+/** A namespace class: anyone may store to an inbox, only the owner elsewhere. */
+export type NamespaceClass = "inbox" | "owner";
+
+/** One stored item: the swarm key, namespace, data, expiry (ms) and hash. */
+export interface StoredItem {
+  /** 32-byte swarm key. */
+  key: Uint8Array;
+  /** Namespace, −32768…32767. */
+  ns: number;
+  /** Expiry, ms since the epoch. */
+  expiry: number;
+  /** The (encrypted) data, at most MAX_ITEM_BYTES. */
+  data: Uint8Array;
+  /** The item hash, {@link itemHash} of key, ns and data. */
+  hash: Uint8Array;
+}
+
+/**
+ * Encode a namespace as 2 bytes, two's complement, big-endian.
+ * @throws {RangeError} when `ns` is not an integer in −32768…32767
+ */
+export function ns16(ns: number): Uint8Array {
+  if (!isNamespace(ns)) throw new RangeError("Namespace must be a 16-bit signed integer");
+  const out = new Uint8Array(2);
+  new DataView(out.buffer).setInt16(0, ns);
+  return out;
+}
+
+/** Whether `ns` is an integer in −32768…32767. */
+export function isNamespace(ns: number): boolean {
+  return Number.isSafeInteger(ns) && ns >= MIN_NAMESPACE && ns <= MAX_NAMESPACE;
+}
+
+/**
+ * The ID of an item: H("hearth/item/v1", K, ns16(ns), data).
+ * @param key the 32-byte swarm key
+ * @param ns the namespace
+ * @param data the item's data
+ */
+export function itemHash(key: Uint8Array, ns: number, data: Uint8Array): Uint8Array {
+  return labeledHash("hearth/item/v1", key, ns16(ns), data);
+}
+
+/** Whether a namespace is a public inbox (ns % 10 == 0): anyone may store. */
+export function isPublicInbox(ns: number): boolean {
+  return ns % 10 === 0;
+}
+
+/** The class of a namespace, for TTL bounds and quotas. */
+export function namespaceClass(ns: number): NamespaceClass {
+  return isPublicInbox(ns) ? "inbox" : "owner";
+}
+
+/** The longest TTL of a namespace, ms: 14 days for an inbox, 30 days otherwise. */
+export function maxTtl(ns: number): number {
+  return isPublicInbox(ns) ? MAX_INBOX_TTL_MS : MAX_OWNER_TTL_MS;
+}
+
+/** Whether `ttl` (ms) is allowed in namespace `ns`. */
+export function isValidTtl(ns: number, ttl: number): boolean {
+  return Number.isSafeInteger(ttl) && ttl >= MIN_TTL_MS && ttl <= maxTtl(ns);
+}
+
+/**
+ * Whether an expiry received from another node is acceptable: in the
+ * future, and no further than the namespace's longest TTL from now (with
+ * the signature clock window as slack, since clocks differ).
+ * @param ns the item's namespace
+ * @param expiry the expiry, ms since the epoch
+ * @param now this node's clock
+ */
+export function isAcceptableExpiry(ns: number, expiry: number, now: number): boolean {
+  return Number.isSafeInteger(expiry) && expiry > now &&
+    expiry <= now + maxTtl(ns) + SIGNATURE_WINDOW_MS;
+}

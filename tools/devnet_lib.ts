@@ -1,0 +1,232 @@
+/**
+ * Real node processes on loopback: the devnet behind `deno task devnet`
+ * and the multi-node tests. Each node is `main.ts` in its own process with
+ * its own data folder; its stdout and stderr go to `<dataDir>/node.log`.
+ * @module
+ */
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+
+/** A node process of the devnet. */
+export interface NodeProcess {
+  /** Relay address, "127.0.0.1:port". */
+  addr: string;
+  dataDir: string;
+  /** Path of the file holding the node's stdout and stderr. */
+  logPath: string;
+  /** Send a signal (default SIGTERM) and wait for the process to end. */
+  stop(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
+  /** Whether the process has ended. */
+  readonly exited: boolean;
+}
+
+/** Options of {@link spawnNode}. */
+export interface SpawnOptions {
+  dataDir: string;
+  port: number;
+  seeds?: string[];
+  powBits?: number;
+  gossipIntervalMs?: number;
+  logLevel?: string;
+  extraArgs?: string[];
+}
+
+/** Find a free TCP port on 127.0.0.1. */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** Start one node process and wait until its relay port answers. */
+export async function spawnNode(options: SpawnOptions): Promise<NodeProcess> {
+  await Deno.mkdir(options.dataDir, { recursive: true });
+  const addr = `127.0.0.1:${options.port}`;
+  const args = [
+    "run",
+    "--allow-net",
+    "--allow-read",
+    "--allow-write",
+    "--allow-env",
+    "--allow-ffi",
+    "--allow-sys",
+    MAIN,
+    "--data-dir",
+    options.dataDir,
+    "--listen",
+    addr,
+    "--pow-bits",
+    String(options.powBits ?? 8),
+    "--rate-limit",
+    "off",
+    "--no-local-net",
+    "--log-level",
+    options.logLevel ?? "info",
+    ...(options.seeds ?? []).flatMap((s) => ["--seed", s]),
+    ...(options.extraArgs ?? []),
+  ];
+  const logPath = `${options.dataDir}/node.log`;
+  const logFile = await Deno.open(logPath, { create: true, append: true });
+  const child = new Deno.Command(Deno.execPath(), {
+    args,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { HEARTH_GOSSIP_INTERVAL_MS: String(options.gossipIntervalMs ?? 500), NO_COLOR: "1" },
+  }).spawn();
+  const sink = new WritableStream<Uint8Array>({
+    write: (chunk) => logFile.write(chunk).then(() => {}),
+  });
+  const merged = mergeStreams(child.stdout, child.stderr);
+  const piping = merged.pipeTo(sink).catch(() => {}).finally(() => logFile.close());
+  let exited = false;
+  const status = child.status.then(async (s) => {
+    exited = true;
+    await piping;
+    return s;
+  });
+  const node: NodeProcess = {
+    addr,
+    dataDir: options.dataDir,
+    logPath,
+    get exited() {
+      return exited;
+    },
+    stop: async (signal: Deno.Signal = "SIGTERM") => {
+      if (!exited) {
+        try {
+          child.kill(signal);
+        } catch {
+          // Already gone.
+        }
+      }
+      return await status;
+    },
+  };
+  const deadline = Date.now() + 120_000;
+  while (true) {
+    if (exited) {
+      const log = await Deno.readTextFile(logPath).catch(() => "");
+      throw new Error(`Node exited during start-up:\n${log.slice(-2000)}`);
+    }
+    if (await infoOf(addr)) return node;
+    if (Date.now() > deadline) {
+      await node.stop("SIGKILL");
+      throw new Error("Node did not start within 120 s");
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function mergeStreams(a: ReadableStream<Uint8Array>, b: ReadableStream<Uint8Array>) {
+  let open = 2;
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      for (const s of [a, b]) {
+        (async () => {
+          for await (const chunk of s) controller.enqueue(chunk);
+          if (--open === 0) controller.close();
+        })().catch(() => {});
+      }
+    },
+  });
+}
+
+/** GET /v1/info of a node, or undefined when it does not answer. */
+export async function infoOf(
+  addr: string,
+): Promise<{ id: string; x25519: string; directorySize: number } | undefined> {
+  try {
+    const res = await fetch(`http://${addr}/v1/info`, { signal: AbortSignal.timeout(2_000) });
+    if (!res.ok) {
+      await res.body?.cancel();
+      return undefined;
+    }
+    return await res.json();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Poll `check` until it is true or `timeoutMs` passes. */
+export async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  options: { timeoutMs: number; intervalMs?: number; what?: string },
+): Promise<void> {
+  const deadline = Date.now() + options.timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) {
+      throw new Error(
+        `Timed out after ${options.timeoutMs} ms waiting for ${options.what ?? "a condition"}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, options.intervalMs ?? 100));
+  }
+}
+
+/** A devnet: N node processes that find each other through the first. */
+export interface Devnet {
+  nodes: NodeProcess[];
+  baseDir: string;
+  /** Start one more node joining through the first. */
+  addNode(): Promise<NodeProcess>;
+  /** Restart node i with its data folder and port. */
+  restart(i: number): Promise<NodeProcess>;
+  /** Wait until every running node knows `size` nodes. */
+  converge(size: number, timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Start N nodes on loopback, each with its own data folder under `baseDir`. */
+export async function startDevnet(
+  count: number,
+  options: { baseDir: string; powBits?: number; gossipIntervalMs?: number; logLevel?: string },
+): Promise<Devnet> {
+  const nodes: NodeProcess[] = [];
+  const ports: number[] = [];
+  const spawnAt = (i: number) =>
+    spawnNode({
+      dataDir: `${options.baseDir}/node-${i + 1}`,
+      port: ports[i]!,
+      seeds: i === 0 ? [] : [nodes[0]!.addr],
+      powBits: options.powBits,
+      gossipIntervalMs: options.gossipIntervalMs,
+      logLevel: options.logLevel,
+    });
+  const devnet: Devnet = {
+    nodes,
+    baseDir: options.baseDir,
+    addNode: async () => {
+      ports.push(freePort());
+      const node = await spawnAt(ports.length - 1);
+      nodes.push(node);
+      return node;
+    },
+    restart: async (i) => {
+      await nodes[i]!.stop();
+      nodes[i] = await spawnAt(i);
+      return nodes[i]!;
+    },
+    converge: (size, timeoutMs = 60_000) =>
+      waitFor(
+        async () => {
+          const infos = await Promise.all(
+            nodes.filter((n) => !n.exited).map((n) => infoOf(n.addr)),
+          );
+          return infos.every((i) => i !== undefined && i.directorySize === size);
+        },
+        { timeoutMs, intervalMs: 200, what: `every node to know ${size} nodes` },
+      ),
+    stop: async () => {
+      await Promise.all(nodes.map((n) => n.stop()));
+    },
+  };
+  try {
+    for (let i = 0; i < count; i++) await devnet.addNode();
+  } catch (err) {
+    await devnet.stop();
+    throw err;
+  }
+  return devnet;
+}
