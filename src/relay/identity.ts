@@ -101,7 +101,10 @@ export function solvePow(id: Uint8Array, x25519: Uint8Array, bits: number): Uint
   }
 }
 
+/** The JSON of `node_key.json`; the public keys are there for tools to read. */
 interface KeyFile {
+  id: string;
+  x25519: string;
   ed25519Seed: string;
   x25519Private: string;
   pow: string;
@@ -167,6 +170,8 @@ export async function loadOrCreateIdentity(
   if (!pow || !checkPow(keys, pow, { bits: options.powBits })) {
     pow = solvePow(signing.publicKey, dh.publicKey, options.powBits);
     const file: KeyFile = {
+      id: toHex(signing.publicKey),
+      x25519: toHex(dh.publicKey),
       ed25519Seed: toHex(signing.seed),
       x25519Private: toHex(dh.privateKey),
       pow: toHex(pow),

@@ -6,7 +6,11 @@
  */
 import { Hono } from "hono";
 import { toHex } from "../../shared/crypto/bytes.ts";
-import { MAX_DIRECTORY_RECORDS, MAX_RECORD_BYTES, PROTOCOL_VERSION } from "../../shared/codec/limits.ts";
+import {
+  MAX_DIRECTORY_RECORDS,
+  MAX_RECORD_BYTES,
+  PROTOCOL_VERSION,
+} from "../../shared/codec/limits.ts";
 import { HearthError } from "../../shared/errors.ts";
 import type { Logger } from "../../shared/log.ts";
 import { readJson } from "../rpc/body.ts";
@@ -64,8 +68,10 @@ export function directoryRoutes(deps: DirectoryRoutesDeps): Hono {
       directorySize: deps.directory.size(),
     }));
 
-  app.get("/v1/directory", (c) =>
-    c.json({ records: deps.directory.liveNodes().slice(0, MAX_DIRECTORY_RECORDS) }));
+  app.get(
+    "/v1/directory",
+    (c) => c.json({ records: deps.directory.liveNodes().slice(0, MAX_DIRECTORY_RECORDS) }),
+  );
 
   app.post("/v1/announce", async (c) => {
     const record = parseRecord(await readJson(c.req.raw, MAX_RECORD_BYTES));
@@ -88,7 +94,9 @@ export function directoryRoutes(deps: DirectoryRoutesDeps): Hono {
       dialing--;
     }
     deps.log.debug("announce", { reachable });
-    if (!reachable) throw new HearthError("unreachable", "Announced address could not be dialled back");
+    if (!reachable) {
+      throw new HearthError("unreachable", "Announced address could not be dialled back");
+    }
     await deps.directory.merge([record]);
     return c.json({ accepted: true });
   });

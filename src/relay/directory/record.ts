@@ -9,6 +9,7 @@ import { sign, verify } from "../../shared/crypto/sign.ts";
 import { asObject, int, str } from "../../shared/codec/fields.ts";
 import { MAX_ADDRESS_LENGTH, PROTOCOL_VERSION } from "../../shared/codec/limits.ts";
 import { HearthError } from "../../shared/errors.ts";
+import { formatHostPort, type HostPort, parseHostPort } from "../../shared/host_port.ts";
 import { checkPow } from "../identity.ts";
 import type { NodeIdentity, NodeRecord } from "./record_types.ts";
 
@@ -23,9 +24,7 @@ const FIELDS = ["id", "x25519", "addr", "version", "ts", "pow", "sig"];
 const HEX = /^[0-9a-f]*$/;
 const IPV4 =
   /^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$/;
-const DNS_LABEL = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/;
 const NUMERIC_LABEL = /^([0-9]+|0[xX][0-9a-fA-F]*)$/;
-const PORT = /^[1-9][0-9]{0,4}$/;
 const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
 
 function isIpv6(host: string): boolean {
@@ -47,28 +46,26 @@ function isIpv6(host: string): boolean {
   return halves.length === 2 ? count < groups : count === groups;
 }
 
-function isDnsName(host: string): boolean {
-  if (host.length > 253) return false;
-  const labels = host.split(".");
-  // A WHATWG URL parser reads a name ending in a numeric label as IPv4.
-  if (NUMERIC_LABEL.test(labels[labels.length - 1]!)) return false;
-  return labels.every((l) => DNS_LABEL.test(l));
-}
-
 /**
- * Whether a text is a node address `host:port`: IPv4, a DNS name or
- * `[IPv6]`, port 1–65535, at most 255 characters.
+ * Whether a text is a node address `host:port` in canonical form: IPv4, a
+ * DNS name or `[IPv6]`, port 1–65535 without leading zeros, at most 255
+ * characters. Stricter than {@link parseHostPort}: the IPv6 address must be
+ * well formed, and a name must not end in a numeric label (a URL parser
+ * would read it as IPv4).
  * @param addr the text to check
  */
 export function isValidAddr(addr: string): boolean {
   if (typeof addr !== "string" || addr.length > MAX_ADDRESS_LENGTH) return false;
-  const colon = addr.lastIndexOf(":");
-  if (colon <= 0) return false;
-  const host = addr.slice(0, colon);
-  const port = addr.slice(colon + 1);
-  if (!PORT.test(port) || Number(port) > 65535) return false;
-  if (host.startsWith("[") && host.endsWith("]")) return isIpv6(host.slice(1, -1));
-  return IPV4.test(host) || isDnsName(host);
+  let parsed: HostPort;
+  try {
+    parsed = parseHostPort(addr);
+  } catch {
+    return false;
+  }
+  if (formatHostPort(parsed) !== addr) return false;
+  if (parsed.host.includes(":")) return isIpv6(parsed.host);
+  if (IPV4.test(parsed.host)) return true;
+  return !NUMERIC_LABEL.test(parsed.host.slice(parsed.host.lastIndexOf(".") + 1));
 }
 
 function hexOf(o: Record<string, unknown>, name: string, bytes: number): string {

@@ -15,8 +15,6 @@ import { CryptoError } from "./errors.ts";
 /** Bytes an AEAD adds to a plaintext. */
 export const AEAD_TAG_BYTES = 16;
 
-const keyCache = new WeakMap<Uint8Array, CryptoKey>();
-
 async function importAes(key: Uint8Array, algorithm: "AES-GCM" | "AES-CTR"): Promise<CryptoKey> {
   if (key.length !== 32) throw new RangeError("AES-256 key must be 32 bytes");
   return await crypto.subtle.importKey("raw", buf(key), { name: algorithm }, false, [
@@ -76,11 +74,7 @@ export async function aesGcmOpen(
  * must encrypt only one stream.
  */
 export async function aesCtrXor(key: Uint8Array, data: Uint8Array): Promise<Uint8Array> {
-  let k = keyCache.get(key);
-  if (!k) {
-    k = await importAes(key, "AES-CTR");
-    keyCache.set(key, k);
-  }
+  const k = await importAes(key, "AES-CTR");
   const out = await crypto.subtle.encrypt(
     { name: "AES-CTR", counter: new Uint8Array(16), length: 64 },
     k,

@@ -7,7 +7,12 @@
 //   cross-checked against @noble/ciphers' independent `ctr` implementation.
 import { ctr } from "@noble/ciphers/aes.js";
 import fc from "fast-check";
-import { assertEquals, assertNotEquals, assertRejects, assertThrows } from "../../../tests/assert.ts";
+import {
+  assertEquals,
+  assertNotEquals,
+  assertRejects,
+  assertThrows,
+} from "../../../tests/assert.ts";
 import {
   AEAD_TAG_BYTES,
   aesCtrXor,

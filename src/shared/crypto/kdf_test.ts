@@ -69,7 +69,9 @@ Deno.test("deriveKey matches RFC 5869 A.3 (empty label, no salt)", () => {
 });
 
 Deno.test("the reference HKDF matches RFC 5869 A.1, A.2 and A.3", async () => {
-  for (const [name, v] of Object.entries({ ...RFC5869, a3: { ...RFC5869.a3, salt: "", info: "" } })) {
+  for (
+    const [name, v] of Object.entries({ ...RFC5869, a3: { ...RFC5869.a3, salt: "", info: "" } })
+  ) {
     const okm = await webCryptoHkdf(fromHex(v.ikm), fromHex(v.salt), fromHex(v.info), v.length);
     assertEquals(okm, fromHex(v.okm), name);
   }

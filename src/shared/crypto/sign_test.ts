@@ -130,7 +130,9 @@ Deno.test("verify returns false for a key that is not a curve point", async () =
   const notAPoint = new Uint8Array(32);
   notAPoint[0] = 2;
   assertFalse(await verify(notAPoint, fromHex(v.message), fromHex(v.signature, 64)));
-  assertFalse(await verify(new Uint8Array(32).fill(0xff), fromHex(v.message), fromHex(v.signature)));
+  assertFalse(
+    await verify(new Uint8Array(32).fill(0xff), fromHex(v.message), fromHex(v.signature)),
+  );
 });
 
 Deno.test("sign imports the key lazily when the pair has no CryptoKey", async () => {

@@ -1,0 +1,275 @@
+/**
+ * Bootstrap and gossip (PROTOCOL.md §3): announce this node's record, pull
+ * directories from random peers, probe peers for liveness, re-sign the
+ * record every 30 minutes. A node whose announcement no peer accepts is
+ * client-only: it still learns the directory, but is in no swarm.
+ * @module
+ */
+import { MAX_DIRECTORY_RECORDS, MAX_RECORD_BYTES } from "../../shared/codec/limits.ts";
+import { HearthError } from "../../shared/errors.ts";
+import type { Logger } from "../../shared/log.ts";
+import type { PeerClient } from "../peer_client.ts";
+import type { Directory } from "./directory.ts";
+import { DIAL_BACK_TIMEOUT_MS, infoMatches, MAX_INFO_BYTES } from "./directory_routes.ts";
+import { isValidAddr, RECORD_RESIGN_MS, signRecord } from "./record.ts";
+import type { NodeIdentity, NodeRecord } from "./record_types.ts";
+
+/** Timeout of a directory pull, ms. */
+const PULL_TIMEOUT_MS = 5_000;
+/**
+ * Timeout of an announcement, ms: the receiver dials back within 3 s
+ * before answering.
+ */
+const ANNOUNCE_TIMEOUT_MS = DIAL_BACK_TIMEOUT_MS + 2_000;
+/** Random peers announced to, besides the seeds. */
+const ANNOUNCE_PEERS = 3;
+
+/** What {@link Gossip} needs. */
+export interface GossipDeps {
+  directory: Directory;
+  identity: NodeIdentity;
+  peers: PeerClient;
+  /** Seed addresses, `host:port`. */
+  seeds: string[];
+  /** This node's public address, `host:port`, put in its record. */
+  publicAddr: string;
+  /** Current time, ms (default Date.now). */
+  clock?: () => number;
+  log: Logger;
+  /** Time between gossip rounds, ms (default 10,000). */
+  intervalMs?: number;
+  /** Peers probed with `GET /v1/info` each round (default 3). */
+  probeCount?: number;
+  /** Time between re-signings of this node's record, ms (default 30 minutes). */
+  resignIntervalMs?: number;
+  /** Uniform random numbers in [0, 1) for picking peers (default Math.random). */
+  random?: () => number;
+}
+
+/** What a node knows of its own place in the network. */
+export interface GossipStatus {
+  /** Whether a peer accepted this node's announcement (else client-only). */
+  reachable: boolean;
+  /** Live nodes known, this one included when reachable. */
+  directorySize: number;
+  /** Whether the last directory pull succeeded. */
+  lastGossipOk: boolean;
+}
+
+/** Keeps the directory fresh and this node's record announced. */
+export class Gossip {
+  #deps: GossipDeps;
+  #clock: () => number;
+  #random: () => number;
+  #record: NodeRecord | undefined;
+  #signedAt = 0;
+  #reachable = false;
+  #lastGossipOk = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #running: Promise<void> | undefined;
+  #stopped = true;
+  #extraSeeds: string[] = [];
+  /** While client-only: when to announce again, and the current backoff. */
+  #nextAnnounceAt = 0;
+  #announceBackoffMs = 0;
+
+  /**
+   * @param deps directory, identity, peer client, seeds, public address and timing
+   * @throws {RangeError} when the public address or a seed is not `host:port`
+   */
+  constructor(deps: GossipDeps) {
+    if (!isValidAddr(deps.publicAddr)) throw new RangeError("Public address must be host:port");
+    for (const seed of deps.seeds) {
+      if (!isValidAddr(seed)) throw new RangeError("Seed address must be host:port");
+    }
+    this.#deps = deps;
+    this.#clock = deps.clock ?? Date.now;
+    this.#random = deps.random ?? Math.random;
+  }
+
+  /** This node's reachability, directory size and gossip health. */
+  status(): GossipStatus {
+    return {
+      reachable: this.#reachable,
+      directorySize: this.#deps.directory.size(),
+      lastGossipOk: this.#lastGossipOk,
+    };
+  }
+
+  /**
+   * Sign this node's record, pull the directory from each seed, and
+   * announce the record to the seeds and a few known peers. The node is
+   * reachable when at least one of them accepted it. Can be called again
+   * to join through more seeds.
+   * @param seeds more seeds to join through (kept with those given at construction)
+   * @returns the status afterwards
+   * @throws {RangeError} when a seed is not `host:port`
+   */
+  async bootstrap(seeds: string[] = []): Promise<GossipStatus> {
+    for (const seed of seeds) {
+      if (!isValidAddr(seed)) throw new RangeError("Seed address must be host:port");
+    }
+    this.#extraSeeds = [...new Set([...this.#extraSeeds, ...seeds])];
+    await this.#sign();
+    const targets = this.#seeds();
+    const pulls = await Promise.all(targets.map((seed) => this.#pull(seed)));
+    if (targets.length > 0) this.#lastGossipOk = pulls.some((ok) => ok);
+    await this.#announce(targets);
+    this.#deps.log.info("gossip.bootstrapped", {
+      reachable: this.#reachable,
+      directorySize: this.#deps.directory.size(),
+    });
+    return this.status();
+  }
+
+  /** Start periodic gossip rounds (bootstrapping first if not done yet). */
+  start(): void {
+    if (!this.#stopped) return;
+    this.#stopped = false;
+    this.#schedule();
+  }
+
+  /** Stop gossiping; waits for a round in progress to finish. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await this.#running;
+  }
+
+  /** Run one gossip round now (also what the timer runs). */
+  async round(): Promise<void> {
+    if (!this.#record) {
+      await this.bootstrap();
+      return;
+    }
+    const peers = this.#deps.directory.peers();
+    const source = peers.length > 0
+      ? this.#pick(peers, 1)[0]!.addr
+      : this.#pick(this.#seeds(), 1)[0];
+    if (source !== undefined) this.#lastGossipOk = await this.#pull(source);
+    await Promise.all(
+      this.#pick(this.#deps.directory.peers(), this.#deps.probeCount ?? 3)
+        .map((peer) => this.#probe(peer)),
+    );
+    const now = this.#clock();
+    const resignMs = this.#deps.resignIntervalMs ?? RECORD_RESIGN_MS;
+    if (now - this.#signedAt >= resignMs) {
+      await this.#sign();
+      await this.#announce(this.#reachable ? [] : this.#seeds());
+    } else if (!this.#reachable && now >= this.#nextAnnounceAt) {
+      await this.#announce(this.#seeds());
+    }
+  }
+
+  #schedule(): void {
+    if (this.#stopped) return;
+    const interval = this.#deps.intervalMs ?? 10_000;
+    // ±20% jitter so that nodes started together do not gossip in lockstep.
+    const delay = interval * (0.8 + 0.4 * this.#random());
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#running = this.round()
+        .catch(() => this.#deps.log.warn("gossip.round_failed"))
+        .finally(() => {
+          this.#running = undefined;
+          this.#schedule();
+        });
+    }, delay);
+  }
+
+  async #sign(): Promise<void> {
+    const now = this.#clock();
+    this.#record = await signRecord(this.#deps.identity, { addr: this.#deps.publicAddr, ts: now });
+    this.#signedAt = now;
+    this.#deps.directory.setSelf(this.#record, { reachable: this.#reachable });
+  }
+
+  /** Announce to `extra` addresses and a few random peers; update reachability. */
+  async #announce(extra: string[]): Promise<void> {
+    const record = this.#record!;
+    const targets = new Set(extra);
+    for (const peer of this.#pick(this.#deps.directory.peers(), ANNOUNCE_PEERS)) {
+      targets.add(peer.addr);
+    }
+    targets.delete(this.#deps.publicAddr);
+    if (targets.size === 0) return;
+    const answers = await Promise.all([...targets].map(async (addr) => {
+      try {
+        const res = await this.#deps.peers.json(addr, "/v1/announce", record, {
+          timeoutMs: ANNOUNCE_TIMEOUT_MS,
+          maxResponseBytes: MAX_RECORD_BYTES,
+        });
+        return (res as { accepted?: unknown } | null)?.accepted === true ? "accepted" : "failed";
+      } catch (err) {
+        return err instanceof HearthError && err.code === "unreachable" ? "refused" : "failed";
+      }
+    }));
+    // Only an explicit refusal makes a reachable node client-only; a peer
+    // that is down says nothing about this node's address.
+    const reachable = answers.includes("accepted") ||
+      (this.#reachable && !answers.includes("refused"));
+    if (reachable !== this.#reachable) {
+      this.#deps.log.info("gossip.reachability", { reachable });
+    }
+    this.#reachable = reachable;
+    if (this.#record === record) this.#deps.directory.setSelf(record, { reachable });
+    // A client-only node retries with a doubling backoff, so that nodes
+    // behind NAT do not make their peers dial back every round.
+    const interval = this.#deps.intervalMs ?? 10_000;
+    const cap = this.#deps.resignIntervalMs ?? RECORD_RESIGN_MS;
+    this.#announceBackoffMs = reachable
+      ? 0
+      : Math.min(cap, Math.max(interval, this.#announceBackoffMs * 2));
+    this.#nextAnnounceAt = this.#clock() + this.#announceBackoffMs;
+  }
+
+  /** Pull a peer's directory and merge it; returns whether the pull worked. */
+  async #pull(addr: string): Promise<boolean> {
+    try {
+      const res = await this.#deps.peers.json(addr, "/v1/directory", undefined, {
+        timeoutMs: PULL_TIMEOUT_MS,
+        maxResponseBytes: MAX_DIRECTORY_RECORDS * MAX_RECORD_BYTES + 1_024,
+      });
+      const records = (res as { records?: unknown } | null)?.records;
+      if (!Array.isArray(records)) return false;
+      const accepted = await this.#deps.directory.merge(records);
+      this.#deps.log.debug("gossip.pulled", { received: records.length, accepted });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async #probe(peer: NodeRecord): Promise<void> {
+    let ok = false;
+    try {
+      const info = await this.#deps.peers.json(peer.addr, "/v1/info", undefined, {
+        timeoutMs: DIAL_BACK_TIMEOUT_MS,
+        maxResponseBytes: MAX_INFO_BYTES,
+      });
+      ok = infoMatches(info, peer);
+    } catch {
+      ok = false;
+    }
+    if (ok) this.#deps.directory.markSuccess(peer.id);
+    else this.#deps.directory.markFailure(peer.id);
+  }
+
+  #seeds(): string[] {
+    const all = new Set([...this.#deps.seeds, ...this.#extraSeeds]);
+    all.delete(this.#deps.publicAddr);
+    return [...all];
+  }
+
+  /** Up to `n` distinct random elements (partial Fisher–Yates). */
+  #pick<T>(items: readonly T[], n: number): T[] {
+    const copy = items.slice();
+    const count = Math.min(n, copy.length);
+    for (let i = 0; i < count; i++) {
+      const j = i + Math.floor(this.#random() * (copy.length - i));
+      [copy[i], copy[j]] = [copy[j]!, copy[i]!];
+    }
+    return copy.slice(0, count);
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * Read an HTTP answer's body with its size bounded: Content-Length first,
+ * then the bytes actually read, so an oversized answer is never buffered.
+ * @module
+ */
+
+/**
+ * Read at most `maxBytes` of a response body.
+ * @throws {RangeError} when the body is larger
+ * @throws {TypeError} when the stream fails (e.g. the peer hangs up or a timeout aborts it)
+ */
+export async function readLimited(response: Response, maxBytes: number): Promise<Uint8Array> {
+  const declared = Number(response.headers.get("content-length") ?? "0");
+  if (declared > maxBytes) {
+    await response.body?.cancel().catch(() => {});
+    throw new RangeError("Answer is too large");
+  }
+  if (!response.body) return new Uint8Array(0);
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  while (true) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.length;
+    if (total > maxBytes) {
+      await reader.cancel().catch(() => {});
+      throw new RangeError("Answer is too large");
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.length;
+  }
+  return out;
+}

@@ -1,0 +1,32 @@
+/**
+ * A devnet of 7 real node processes converges from one seed: every node
+ * ends up knowing all 7 (itself included).
+ */
+import { assertEquals } from "./assert.ts";
+import { infoOf, startDevnet } from "../tools/devnet_lib.ts";
+
+Deno.test({
+  name: "a devnet of 7 nodes converges from one seed",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const baseDir = await Deno.makeTempDir({ prefix: "hearth-converge-" });
+    const devnet = await startDevnet(7, { baseDir, gossipIntervalMs: 300 });
+    try {
+      await devnet.converge(7, 90_000);
+      const ids = new Set<string>();
+      for (const n of devnet.nodes) {
+        const info = await infoOf(n.addr);
+        assertEquals(info?.directorySize, 7);
+        ids.add(info!.id);
+        const res = await fetch(`http://${n.addr}/v1/directory`);
+        const { records } = await res.json() as { records: { id: string }[] };
+        assertEquals(records.length, 7);
+      }
+      assertEquals(ids.size, 7, "seven distinct node identities");
+    } finally {
+      await devnet.stop();
+      await Deno.remove(baseDir, { recursive: true });
+    }
+  },
+});
