@@ -66,7 +66,9 @@ export async function sendOnionRequest(
     status = res.status;
     bytes = await readLimited(res, MAX_RESPONSE_BYTES);
   } catch {
-    if (timeout.aborted) throw new HearthError("timeout", "Path did not answer in time", { hop: 0 });
+    if (timeout.aborted) {
+      throw new HearthError("timeout", "Path did not answer in time", { hop: 0 });
+    }
     throw new HearthError("hop_failed", "First hop could not be reached", { hop: 0 });
   }
   if (status !== 200) throw errorFromJson(parseJson(bytes), { hop: 0 });

@@ -19,7 +19,12 @@ export const MAX_BATCH_HEADER_BYTES = 256 * 1024;
 /** Encode items as a batch frame. */
 export function encodeItemBatch(items: readonly StoredItem[]): Uint8Array {
   const header = {
-    items: items.map((i) => ({ key: toHex(i.key), ns: i.ns, expiry: i.expiry, size: i.data.length })),
+    items: items.map((i) => ({
+      key: toHex(i.key),
+      ns: i.ns,
+      expiry: i.expiry,
+      size: i.data.length,
+    })),
   };
   const blob = new Uint8Array(items.reduce((n, i) => n + i.data.length, 0));
   let off = 0;

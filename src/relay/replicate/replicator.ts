@@ -52,7 +52,7 @@ export class Replicator {
    * @throws {HearthError} `unavailable` after close
    */
   replicateStore(items: readonly StoredItem[], members: readonly NodeRecord[]): Promise<number> {
-    this.#checkOpen();
+    if (this.#closed) return Promise.reject(closedError());
     const others = members.filter((m) => m.id !== this.#selfId);
     const need = writeQuorum(members.length);
     let acks = members.length - others.length;
@@ -78,32 +78,35 @@ export class Replicator {
 
   /**
    * Send an owner's delete to the other members, best effort.
+   * @param members the key's swarm
+   * @param change the key, namespace and hashes deleted
    * @returns how many other members acknowledged, once all answered
    */
   replicateDelete(
-    key: Uint8Array,
-    ns: number,
-    hashes: readonly Uint8Array[],
     members: readonly NodeRecord[],
+    change: { key: Uint8Array; ns: number; hashes: readonly Uint8Array[] },
   ): Promise<number> {
-    return this.#fanOut("/v1/replicate/delete", { key: toHex(key), ns, hashes: hashes.map(toHex) }, members);
+    const payload = { key: toHex(change.key), ns: change.ns, hashes: change.hashes.map(toHex) };
+    return this.#fanOut("/v1/replicate/delete", payload, members);
   }
 
   /**
    * Send an owner's expiry change to the other members, best effort.
+   * @param members the key's swarm
+   * @param change the key, namespace, hashes and new expiry
    * @returns how many other members acknowledged, once all answered
    */
   replicateExpire(
-    key: Uint8Array,
-    ns: number,
-    change: { hashes: readonly Uint8Array[]; expiry: number },
     members: readonly NodeRecord[],
+    change: { key: Uint8Array; ns: number; hashes: readonly Uint8Array[]; expiry: number },
   ): Promise<number> {
-    return this.#fanOut(
-      "/v1/replicate/expire",
-      { key: toHex(key), ns, hashes: change.hashes.map(toHex), expiry: change.expiry },
-      members,
-    );
+    const payload = {
+      key: toHex(change.key),
+      ns: change.ns,
+      hashes: change.hashes.map(toHex),
+      expiry: change.expiry,
+    };
+    return this.#fanOut("/v1/replicate/expire", payload, members);
   }
 
   /** Refuse new work and wait for every request in flight (each is time-limited). */
@@ -113,7 +116,7 @@ export class Replicator {
   }
 
   async #fanOut(path: string, payload: unknown, members: readonly NodeRecord[]): Promise<number> {
-    this.#checkOpen();
+    if (this.#closed) throw closedError();
     const body = utf8(JSON.stringify(payload));
     const others = members.filter((m) => m.id !== this.#selfId);
     let acks = 0;
@@ -127,7 +130,12 @@ export class Replicator {
     return acks;
   }
 
-  async #send(peer: NodeRecord, path: string, body: Uint8Array, contentType: string): Promise<boolean> {
+  async #send(
+    peer: NodeRecord,
+    path: string,
+    body: Uint8Array,
+    contentType: string,
+  ): Promise<boolean> {
     try {
       const res = await this.#peers.request(peer.addr, path, {
         body,
@@ -140,7 +148,9 @@ export class Replicator {
       this.#log.debug("replicate.refused", { status: res.status });
       return false;
     } catch (err) {
-      this.#log.debug("replicate.failed", { timeout: err instanceof HearthError && err.code === "timeout" });
+      this.#log.debug("replicate.failed", {
+        timeout: err instanceof HearthError && err.code === "timeout",
+      });
       return false;
     }
   }
@@ -149,8 +159,8 @@ export class Replicator {
     this.#inFlight.add(p);
     p.finally(() => this.#inFlight.delete(p));
   }
+}
 
-  #checkOpen(): void {
-    if (this.#closed) throw new HearthError("unavailable", "Node is shutting down");
-  }
+function closedError(): HearthError {
+  return new HearthError("unavailable", "Node is shutting down");
 }

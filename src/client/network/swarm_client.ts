@@ -1,0 +1,221 @@
+/**
+ * Store and fetch items in swarms through onion paths (PROTOCOL §5, §7).
+ * Every request goes through 3 relays to a swarm member; the client never
+ * talks to a swarm directly. Redirects (`wrong_swarm`) and failed paths
+ * are retried on another member and another path.
+ * @module
+ */
+import { fromHex, toHex } from "../../shared/crypto/bytes.ts";
+import { sign, type SigningKeyPair } from "../../shared/crypto/sign.ts";
+import type { Frame } from "../../shared/codec/frame.ts";
+import { asObject } from "../../shared/codec/fields.ts";
+import { HearthError } from "../../shared/errors.ts";
+import type { NodeRecord } from "../../shared/node_record.ts";
+import { type SignedOperands, storageSigningBytes } from "../../shared/storage/signing.ts";
+import { swarmFor, swarmKeyOf } from "../../shared/swarm_map.ts";
+import { rpcViaOnion } from "./onion_client.ts";
+import { chooseRelays, cryptoRandom } from "./path_select.ts";
+
+/** An item as retrieved: its hash (hex), expiry and data. */
+export interface RetrievedItem {
+  hash: string;
+  expiry: number;
+  data: Uint8Array;
+}
+
+/** Options of {@link SwarmClient}. */
+export interface SwarmClientOptions {
+  /** The live directory, e.g. from the owner's node. */
+  nodes: () => NodeRecord[];
+  clock?: () => number;
+  random?: () => number;
+  /** Relays before the destination (default 3). */
+  relays?: number;
+  /** Attempts per request across members and paths (default 4). */
+  attempts?: number;
+  /** Timeout of one onion request, ms. */
+  timeoutMs?: number;
+}
+
+/** Where to send one request: a specific node, or any member of the key's swarm. */
+export interface Target {
+  /** Send to this node rather than a swarm member chosen at random. */
+  via?: NodeRecord;
+}
+
+const RETRYABLE = new Set([
+  "wrong_swarm",
+  "hop_failed",
+  "timeout",
+  "unknown_hop",
+  "not_durable",
+  "unavailable",
+  "replay",
+  "rate_limited",
+  "decrypt_failed",
+]);
+
+/** A client of the swarms, speaking only through onion paths. */
+export class SwarmClient {
+  #nodes: () => NodeRecord[];
+  #clock: () => number;
+  #random: () => number;
+  #relays: number;
+  #attempts: number;
+  #timeoutMs: number | undefined;
+
+  constructor(options: SwarmClientOptions) {
+    this.#nodes = options.nodes;
+    this.#clock = options.clock ?? Date.now;
+    this.#random = options.random ?? cryptoRandom;
+    this.#relays = options.relays ?? 3;
+    this.#attempts = options.attempts ?? 4;
+    this.#timeoutMs = options.timeoutMs;
+  }
+
+  /**
+   * Store data under a swarm key. Public-inbox namespaces need no owner;
+   * owner-only namespaces are signed with `owner`.
+   * @returns the item hash (hex) and its expiry
+   */
+  async store(
+    key: Uint8Array,
+    ns: number,
+    data: Uint8Array,
+    options: Target & { ttlMs: number; owner?: SigningKeyPair },
+  ): Promise<{ hash: string; expiry: number }> {
+    const header: Record<string, unknown> = {
+      method: "store",
+      key: toHex(key),
+      ns,
+      ttl: options.ttlMs,
+    };
+    if (options.owner) {
+      Object.assign(header, await this.#signed(options.owner, key, ns, { method: "store", data }));
+    }
+    const res = await this.#call(key, header, data, options);
+    const h = asObject(res.header);
+    return { hash: String(h.hash), expiry: Number(h.expiry) };
+  }
+
+  /**
+   * Fetch the owner's items of a namespace, after the last hash seen.
+   * @param options.waitMs long-poll up to this long when there is nothing new
+   */
+  async retrieve(
+    owner: SigningKeyPair,
+    ns: number,
+    options: Target & { after?: string; waitMs?: number; maxBytes?: number } = {},
+  ): Promise<{ items: RetrievedItem[]; more: boolean }> {
+    const key = swarmKeyOf(owner.publicKey);
+    const header: Record<string, unknown> = { method: "retrieve", key: toHex(key), ns };
+    if (options.after) header.after = options.after;
+    if (options.waitMs !== undefined) header.wait = options.waitMs;
+    if (options.maxBytes !== undefined) header.maxBytes = options.maxBytes;
+    Object.assign(header, await this.#signed(owner, key, ns, { method: "retrieve" }));
+    const res = await this.#call(key, header, undefined, options);
+    return parseItems(res);
+  }
+
+  /** Delete the owner's items by hash (hex); replicated to the swarm. */
+  async delete(
+    owner: SigningKeyPair,
+    ns: number,
+    hashes: string[],
+    options: Target = {},
+  ): Promise<number> {
+    const key = swarmKeyOf(owner.publicKey);
+    const raw = hashes.map((h) => fromHex(h, 32));
+    const header: Record<string, unknown> = { method: "delete", key: toHex(key), ns, hashes };
+    Object.assign(header, await this.#signed(owner, key, ns, { method: "delete", hashes: raw }));
+    const res = await this.#call(key, header, undefined, options);
+    return Number(asObject(res.header).deleted);
+  }
+
+  /** Set the expiry (ms since the epoch) of the owner's items by hash (hex). */
+  async expire(
+    owner: SigningKeyPair,
+    ns: number,
+    hashes: string[],
+    expiry: number,
+    options: Target = {},
+  ): Promise<number> {
+    const key = swarmKeyOf(owner.publicKey);
+    const raw = hashes.map((h) => fromHex(h, 32));
+    const header: Record<string, unknown> = {
+      method: "expire",
+      key: toHex(key),
+      ns,
+      hashes,
+      expiry,
+    };
+    Object.assign(
+      header,
+      await this.#signed(owner, key, ns, { method: "expire", expiry, hashes: raw }),
+    );
+    const res = await this.#call(key, header, undefined, options);
+    return Number(asObject(res.header).updated);
+  }
+
+  async #signed(owner: SigningKeyPair, key: Uint8Array, ns: number, operands: SignedOperands) {
+    const ts = this.#clock();
+    const sig = await sign(owner, storageSigningBytes(key, ns, ts, operands));
+    return { pubkey: toHex(owner.publicKey), ts, sig: toHex(sig) };
+  }
+
+  async #call(
+    key: Uint8Array,
+    header: Record<string, unknown>,
+    blob: Uint8Array | undefined,
+    target: Target,
+  ): Promise<Frame> {
+    let members = target.via ? [target.via] : swarmFor(key, this.#nodes());
+    if (members.length === 0) throw new HearthError("unavailable", "No nodes known");
+    let lastError: unknown;
+    for (let attempt = 0; attempt < this.#attempts; attempt++) {
+      const dest = members[Math.floor(this.#random() * members.length)]!;
+      const relays = chooseRelays(this.#nodes(), {
+        exclude: [dest.id],
+        count: this.#relays,
+        random: this.#random,
+      });
+      try {
+        return await rpcViaOnion([...relays, dest], header, {
+          blob,
+          clock: this.#clock,
+          timeoutMs: this.#timeoutMs,
+        });
+      } catch (err) {
+        lastError = err;
+        if (!(err instanceof HearthError) || !RETRYABLE.has(err.code)) throw err;
+        if (err.code === "wrong_swarm" && !target.via) {
+          const swarm = err.details?.swarm;
+          if (Array.isArray(swarm) && swarm.length > 0) members = swarm as NodeRecord[];
+        }
+        if (target.via && err.code === "wrong_swarm") throw err;
+      }
+    }
+    throw lastError;
+  }
+}
+
+function parseItems(res: Frame): { items: RetrievedItem[]; more: boolean } {
+  const h = asObject(res.header);
+  const list = Array.isArray(h.items) ? h.items : [];
+  const items: RetrievedItem[] = [];
+  let offset = 0;
+  for (const raw of list) {
+    const it = asObject(raw, "item");
+    const size = Number(it.size);
+    if (!Number.isSafeInteger(size) || size < 0 || offset + size > res.blob.length) {
+      throw new HearthError("bad_request", "Retrieve answer is malformed");
+    }
+    items.push({
+      hash: String(it.hash),
+      expiry: Number(it.expiry),
+      data: res.blob.slice(offset, offset + size),
+    });
+    offset += size;
+  }
+  return { items, more: h.more === true };
+}
