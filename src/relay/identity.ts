@@ -125,6 +125,7 @@ function parseKeyFile(text: string): { seed: Uint8Array; dh: Uint8Array; pow: Ui
 
 async function writePrivateFile(path: string, text: string): Promise<void> {
   const tmp = `${path}.tmp-${toHex(randomBytes(6))}`;
+  // Created 0600 (a umask can only narrow it), so the key is never readable by others.
   const file = await Deno.open(tmp, { write: true, createNew: true, mode: 0o600 });
   try {
     const data = utf8(text);
@@ -134,7 +135,6 @@ async function writePrivateFile(path: string, text: string): Promise<void> {
     file.close();
   }
   try {
-    await Deno.chmod(tmp, 0o600); // the umask cannot widen it, but be explicit
     await Deno.rename(tmp, path);
   } catch (err) {
     await Deno.remove(tmp).catch(() => {});

@@ -143,7 +143,7 @@ export class RelayNode {
         }),
       ],
     });
-    const server = await serve(options.listen, (request, info) => {
+    const server = serve(options.listen, (request, info) => {
       remoteOf.set(request, info.remoteAddr.hostname);
       return app.fetch(request);
     });
@@ -241,15 +241,7 @@ function serve(
     request: Request,
     info: Deno.ServeHandlerInfo<Deno.NetAddr>,
   ) => Response | Promise<Response>,
-): Promise<Deno.HttpServer<Deno.NetAddr>> {
-  return new Promise((resolve, reject) => {
-    try {
-      const server: Deno.HttpServer<Deno.NetAddr> = Deno.serve(
-        { hostname: listen.host, port: listen.port, onListen: () => resolve(server) },
-        handler,
-      );
-    } catch (err) {
-      reject(err);
-    }
-  });
+): Deno.HttpServer<Deno.NetAddr> {
+  // Deno.serve binds synchronously: the address is known when it returns.
+  return Deno.serve({ hostname: listen.host, port: listen.port, onListen: () => {} }, handler);
 }

@@ -16,6 +16,7 @@ import { sign, verify } from "../shared/crypto/sign.ts";
 import { HearthError, isErrorCode } from "../shared/errors.ts";
 import { SIGNATURE_WINDOW_MS } from "../shared/codec/limits.ts";
 import type { NodeIdentity } from "./directory/record_types.ts";
+import { readLimited } from "../shared/onion/read_limited.ts";
 
 /** Options of one peer request. */
 export interface PeerRequestOptions {
@@ -86,13 +87,13 @@ export class PeerClient {
       if (timeout.aborted) throw new HearthError("timeout", "Peer did not answer in time");
       throw new HearthError("hop_failed", "Peer could not be reached");
     }
-    const max = options.maxResponseBytes ?? 2 * 1024 * 1024;
     try {
-      const bytes = new Uint8Array(await res.arrayBuffer());
-      if (bytes.length > max) throw new HearthError("hop_failed", "Peer answer is too large");
+      const bytes = await readLimited(res, options.maxResponseBytes ?? 2 * 1024 * 1024);
       return { status: res.status, body: bytes };
     } catch (err) {
-      if (err instanceof HearthError) throw err;
+      if (err instanceof RangeError) {
+        throw new HearthError("hop_failed", "Peer answer is too large");
+      }
       if (timeout.aborted) throw new HearthError("timeout", "Peer did not answer in time");
       throw new HearthError("hop_failed", "Peer answer could not be read");
     }

@@ -36,6 +36,7 @@ export interface DirectoryDeps {
   powBits: number;
   /** Current time, ms (default Date.now). */
   clock?: () => number;
+  /** Where events go (counts only). */
   log: Logger;
   /** Delay before a change is written to disk, ms (default 1,000). */
   persistDelayMs?: number;
@@ -64,7 +65,10 @@ export class Directory {
   /** When the oldest known record goes stale. */
   #nextStaleAt = Infinity;
 
-  /** @param deps identity, difficulty, data dir, clock and logger */
+  /**
+   * Create an empty directory; call {@link Directory.load} to read the saved one.
+   * @param deps identity, difficulty, data dir, clock and logger
+   */
   constructor(deps: DirectoryDeps) {
     this.#deps = deps;
     this.#clock = deps.clock ?? Date.now;
@@ -100,6 +104,7 @@ export class Directory {
       (options.reachable && this.#self?.addr !== record.addr);
     this.#self = record;
     this.#selfReachable = options.reachable;
+    this.#live = undefined;
     if (changed) this.#changed();
   }
 
@@ -140,6 +145,8 @@ export class Directory {
       // Another record may have landed while verifying; keep the newest.
       const current = this.#known.get(record.id);
       if (current && current.record.ts >= record.ts) continue;
+      const droppedNow = this.#dropped.get(record.id);
+      if (droppedNow !== undefined && record.ts <= droppedNow) continue;
       if (!current && this.#known.size >= MAX_DIRECTORY_RECORDS - 1) continue;
       this.#dropped.delete(record.id);
       const failures = current && current.record.addr === record.addr ? current.failures : 0;
@@ -148,7 +155,10 @@ export class Directory {
       if (!current || current.record.addr !== record.addr) membership = true;
       accepted++;
     }
-    if (accepted > 0) this.#persistSoon();
+    if (accepted > 0) {
+      this.#live = undefined;
+      this.#persistSoon();
+    }
     if (membership) this.#changed();
     return accepted;
   }
@@ -158,13 +168,7 @@ export class Directory {
    * node when reachable. This is what swarms and onion paths use.
    */
   liveNodes(): NodeRecord[] {
-    this.#prune();
-    if (!this.#live) {
-      const live = [...this.#known.values()].map((e) => e.record);
-      if (this.#self && this.#selfReachable) live.push(this.#self);
-      this.#live = live;
-    }
-    return this.#live.slice();
+    return this.#liveList().slice();
   }
 
   /** The live known nodes other than this one. */
@@ -195,7 +199,7 @@ export class Directory {
 
   /** How many live nodes there are, this node included when reachable. */
   size(): number {
-    return this.liveNodes().length;
+    return this.#liveList().length;
   }
 
   /**
@@ -229,7 +233,9 @@ export class Directory {
   }
 
   /**
-   * Call `listener` whenever the live set changes.
+   * Call `listener` whenever the live set changes: a node joins, is dropped
+   * or goes stale, a node's address changes, or this node's reachability
+   * changes. Not called for a re-signed record at the same address.
    * @returns a function that removes the listener
    */
   onChange(listener: () => void): () => void {
@@ -253,10 +259,20 @@ export class Directory {
     await this.#writing;
   }
 
-  /** Flush and stop persisting; later changes stay in memory only. */
+  /** Flush and stop persisting; records merged later are ignored. */
   async close(): Promise<void> {
     await this.flush();
     this.#closed = true;
+  }
+
+  #liveList(): NodeRecord[] {
+    this.#prune();
+    if (!this.#live) {
+      const live = [...this.#known.values()].map((e) => e.record);
+      if (this.#self && this.#selfReachable) live.push(this.#self);
+      this.#live = live;
+    }
+    return this.#live;
   }
 
   #prune(): void {

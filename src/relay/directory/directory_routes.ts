@@ -26,12 +26,15 @@ export const MAX_INFO_BYTES = 4_096;
 
 /** What {@link directoryRoutes} needs. */
 export interface DirectoryRoutesDeps {
+  /** The directory served and merged into. */
   directory: Directory;
+  /** This node's keys, for `/v1/info`. */
   identity: NodeIdentity;
   /** Used to dial announced addresses back. */
   peers: PeerClient;
   /** Current time, ms (default Date.now). */
   clock?: () => number;
+  /** Where events go (counts only). */
   log: Logger;
   /** Most dial-backs in flight at once; more announcements get `unavailable` (default 8). */
   maxDialBacks?: number;

@@ -62,6 +62,14 @@ Deno.test("merge keeps valid records, the newest per node, never our own", async
   assert(dir.isKnown(me!.id));
   assertEquals(ids(dir), [me!.id, a!.id, b!.id].sort());
   assertEquals(dir.peers().length, 2);
+
+  // Re-signed records (same address) replace the old ones in the live list.
+  const a3 = await signRecord(a!, { addr: "10.0.0.2:7000", ts: T0 + 10 });
+  assertEquals(await dir.merge([a3]), 1);
+  assertEquals(dir.liveNodes().find((r) => r.id === a!.id)?.ts, T0 + 10);
+  const mine2 = await signRecord(me!, { addr: "10.0.0.9:7000", ts: T0 + 10 });
+  dir.setSelf(mine2, { reachable: true });
+  assertEquals(dir.liveNodes().find((r) => r.id === me!.id)?.ts, T0 + 10);
   await dir.close();
 });
 

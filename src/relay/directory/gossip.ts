@@ -26,8 +26,11 @@ const ANNOUNCE_PEERS = 3;
 
 /** What {@link Gossip} needs. */
 export interface GossipDeps {
+  /** The directory records are merged into. */
   directory: Directory;
+  /** This node's keys, to sign its record. */
   identity: NodeIdentity;
+  /** All HTTP to other nodes goes through it. */
   peers: PeerClient;
   /** Seed addresses, `host:port`. */
   seeds: string[];
@@ -35,6 +38,7 @@ export interface GossipDeps {
   publicAddr: string;
   /** Current time, ms (default Date.now). */
   clock?: () => number;
+  /** Where events go (counts only). */
   log: Logger;
   /** Time between gossip rounds, ms (default 10,000). */
   intervalMs?: number;
@@ -74,6 +78,7 @@ export class Gossip {
   #announceBackoffMs = 0;
 
   /**
+   * Create the gossip of a node; nothing happens until bootstrap or start.
    * @param deps directory, identity, peer client, seeds, public address and timing
    * @throws {RangeError} when the public address or a seed is not `host:port`
    */

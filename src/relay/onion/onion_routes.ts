@@ -35,6 +35,7 @@ export interface OnionRoutesDeps {
   resolveNode(id: string): { addr: string } | undefined;
   /** Run a final layer's request frame; returns the response frame. */
   handleFinal(request: Uint8Array): Promise<Uint8Array>;
+  /** Logger: event names only. */
   log: Logger;
   /** Time source, ms (default Date.now). */
   clock?: () => number;
@@ -93,7 +94,9 @@ export function onionRoutes(deps: OnionRoutesDeps): Hono {
       frame = await deps.handleFinal(request);
     } catch (err) {
       if (!(err instanceof HearthError)) log.error("onion.final_failed");
-      const error = err instanceof HearthError ? err : new HearthError("internal", "Internal error");
+      const error = err instanceof HearthError
+        ? err
+        : new HearthError("internal", "Internal error");
       frame = encodeErrorFrame(error);
     }
     try {
@@ -123,7 +126,11 @@ export function onionRoutes(deps: OnionRoutesDeps): Hono {
  * one of the response sizes.
  * @throws {HearthError} `timeout` or `hop_failed`
  */
-async function postPacket(addr: string, packet: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+async function postPacket(
+  addr: string,
+  packet: Uint8Array,
+  timeoutMs: number,
+): Promise<Uint8Array> {
   const timeout = AbortSignal.timeout(timeoutMs);
   try {
     const res = await fetch(`http://${addr}/v1/onion`, {

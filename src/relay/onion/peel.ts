@@ -98,15 +98,12 @@ export async function peelLayer(packet: Uint8Array, ctx: PeelContext): Promise<P
       return failure(new HearthError("decrypt_failed", "Onion request does not decrypt"), keys);
     }
   }
-  const shifted = new Uint8Array(HEADER_BYTES);
-  shifted.set(packet.subarray(SLOT_BYTES, HEADER_BYTES));
-  const [header, body] = await Promise.all([
-    aesCtrXor(keys.hdr, shifted),
-    aesCtrXor(keys.body, packet.subarray(HEADER_BYTES)),
-  ]);
-  const next = new Uint8Array(size);
-  next.set(header);
-  next.set(body, HEADER_BYTES);
+  // One keystream over `header[112..560] || zeros(112) || body`: the header
+  // shifts by a slot and every byte of the packet changes.
+  const work = new Uint8Array(size);
+  work.set(packet.subarray(SLOT_BYTES, HEADER_BYTES));
+  work.set(packet.subarray(HEADER_BYTES), HEADER_BYTES);
+  const next = await aesCtrXor(keys.shift, work);
   return { kind: "forward", next: toHex(routing.next), packet: next, keys };
 }
 

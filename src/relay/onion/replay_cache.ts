@@ -37,6 +37,10 @@ export class ReplayCache {
   /** Tag (as a 16-char binary string) → time added; insertion order is time order. */
   #seen = new Map<string, number>();
 
+  /**
+   * Create an empty cache.
+   * @param options clock, TTL and bound
+   */
   constructor(options: ReplayCacheOptions = {}) {
     this.#clock = options.clock ?? Date.now;
     this.#ttlMs = options.ttlMs ?? REPLAY_TTL_MS;

@@ -28,7 +28,9 @@ export interface OnionHop {
 
 /** One layer to seal: the hop's X25519 key and what the hop is told. */
 export interface OnionLayer {
+  /** The hop's X25519 key, 32 bytes. */
   readonly x25519: Uint8Array;
+  /** What the hop is told to do. */
   readonly routing: Routing;
 }
 
@@ -113,13 +115,13 @@ export async function sealOnionLayers(
   const keys = sealed.map((s) => s.keys);
   const n = layers.length;
 
-  // Slots past the last layer are random filler; slot i is pre-XORed with
-  // the header streams of the hops before it, which shift it into slot 0.
+  // Slots past the last layer are random filler. Hop k XORs the packet,
+  // shifted by a slot, with the stream of its shift key; so slot i is
+  // pre-XORed with the header part of the streams of the hops before it.
   const streams = await Promise.all(
-    keys.slice(0, n - 1).map((k) => aesCtrXor(k.hdr, new Uint8Array(HEADER_BYTES))),
+    keys.slice(0, n - 1).map((k) => aesCtrXor(k.shift, new Uint8Array(HEADER_BYTES))),
   );
-  const packet = new Uint8Array(size);
-  packet.set(randomBytes(HEADER_BYTES));
+  const header = randomBytes(HEADER_BYTES);
   for (let i = 0; i < n; i++) {
     const slot = sealed[i]!.slot;
     for (let k = 0; k < i; k++) {
@@ -127,18 +129,21 @@ export async function sealOnionLayers(
       const offset = (i - 1 - k) * SLOT_BYTES;
       for (let j = 0; j < SLOT_BYTES; j++) slot[j]! ^= stream[offset + j]!;
     }
-    packet.set(slot, i * SLOT_BYTES);
+    header.set(slot, i * SLOT_BYTES);
   }
 
-  const bodySize = size - HEADER_BYTES;
-  let body = await aesGcmSeal(
+  // The body is sealed for the last layer, then XORed with the body part
+  // (from byte 560) of the shift streams of the hops before it.
+  const body = await aesGcmSeal(
     keys[n - 1]!.final,
     LAYER_NONCE,
-    pad(request, bodySize - AEAD_TAG_BYTES),
+    pad(request, size - HEADER_BYTES - AEAD_TAG_BYTES),
     ad,
   );
-  for (let k = 0; k < n - 1; k++) body = await aesCtrXor(keys[k]!.body, body);
+  let packet: Uint8Array = new Uint8Array(size);
   packet.set(body, HEADER_BYTES);
+  for (let k = 0; k < n - 1; k++) packet = await aesCtrXor(keys[k]!.shift, packet);
+  packet.set(header);
   return { packet, openResponse: (response) => openOnionResponse(keys, response) };
 }
 

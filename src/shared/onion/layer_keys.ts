@@ -1,7 +1,7 @@
 /**
  * The keys of one onion layer (docs/PROTOCOL.md §7): one HKDF call over the
  * X25519 secret of the layer, salted with both public keys, split into the
- * seven keys a hop and the client need.
+ * six keys a hop and the client need.
  * @module
  */
 import { concatBytes } from "../crypto/bytes.ts";
@@ -21,7 +21,7 @@ export const TAG_BYTES = 16;
 /** Domain label of the layer key derivation. */
 export const LAYER_KEYS_LABEL = "hearth/onion/v1/keys";
 /** Bytes drawn from the KDF for one layer. */
-export const LAYER_KEYS_BYTES = 208;
+export const LAYER_KEYS_BYTES = 176;
 
 /**
  * The all-zero 12-byte AES-GCM nonce of every onion use: each key encrypts
@@ -33,10 +33,11 @@ export const LAYER_NONCE: Uint8Array = new Uint8Array(12);
 export interface LayerKeys {
   /** AES-GCM key of the routing slot. */
   readonly route: Uint8Array;
-  /** AES-CTR key shifting the header. */
-  readonly hdr: Uint8Array;
-  /** AES-CTR key of this hop's body layer (forward hops). */
-  readonly body: Uint8Array;
+  /**
+   * AES-CTR key of the forward transform: one stream over the shifted
+   * header and the body (forward hops).
+   */
+  readonly shift: Uint8Array;
   /** AES-GCM key of the body at the final hop. */
   readonly final: Uint8Array;
   /** AES-CTR key of the response layer (forward hops). */
@@ -49,10 +50,10 @@ export interface LayerKeys {
 
 /**
  * Derive the keys of one layer:
- * `KDF(secret, salt = eph || node, "hearth/onion/v1/keys", 208)`.
+ * `KDF(secret, salt = eph || node, "hearth/onion/v1/keys", 176)`.
  * @param secret the X25519 shared secret of the layer
  * @param publics `eph`, the layer's ephemeral public key, and `node`, the hop's X25519 key
- * @returns the seven keys of the layer
+ * @returns the six keys of the layer
  * @throws {RangeError} when a public key is not 32 bytes
  */
 export function deriveLayerKeys(
@@ -68,11 +69,10 @@ export function deriveLayerKeys(
   });
   return {
     route: m.slice(0, 32),
-    hdr: m.slice(32, 64),
-    body: m.slice(64, 96),
-    final: m.slice(96, 128),
-    rstream: m.slice(128, 160),
-    resp: m.slice(160, 192),
-    tag: m.slice(192, 208),
+    shift: m.slice(32, 64),
+    final: m.slice(64, 96),
+    rstream: m.slice(96, 128),
+    resp: m.slice(128, 160),
+    tag: m.slice(160, 176),
   };
 }

@@ -1,0 +1,187 @@
+/**
+ * Parse a storage RPC request frame (PROTOCOL §5) once, at the edge, into
+ * a tagged union: every field is read with its type, range and size
+ * checked, so the logic that runs the request never touches raw input.
+ * @module
+ */
+import { concatBytes, u64, utf8 } from "../../shared/crypto/bytes.ts";
+import { labeledHash, sha256 } from "../../shared/crypto/hash.ts";
+import { decodeFrame } from "../../shared/codec/frame.ts";
+import { arr, hexField, int, optInt } from "../../shared/codec/fields.ts";
+import { MAX_ITEM_BYTES, MAX_LONG_POLL_MS } from "../../shared/codec/limits.ts";
+import { HearthError } from "../../shared/errors.ts";
+import {
+  isNamespace,
+  isPublicInbox,
+  isValidTtl,
+  MAX_HASHES_PER_REQUEST,
+  MAX_RETRIEVE_BYTES,
+  ns16,
+} from "../store/item.ts";
+
+/** The owner's signature on a request. */
+export interface OwnerAuth {
+  /** The owner's Ed25519 public key. */
+  pubkey: Uint8Array;
+  /** When the owner signed, ms since the epoch. */
+  ts: number;
+  /** Ed25519 signature over {@link storageSigningBytes}. */
+  sig: Uint8Array;
+}
+
+/** A storage RPC request, parsed and checked. */
+export type StorageRequest =
+  | {
+    method: "store";
+    key: Uint8Array;
+    ns: number;
+    ttl: number;
+    data: Uint8Array;
+    /** Present for owner-only namespaces. */
+    auth: OwnerAuth | undefined;
+  }
+  | {
+    method: "retrieve";
+    key: Uint8Array;
+    ns: number;
+    auth: OwnerAuth;
+    after: Uint8Array | undefined;
+    wait: number;
+    maxBytes: number;
+  }
+  | { method: "delete"; key: Uint8Array; ns: number; auth: OwnerAuth; hashes: Uint8Array[] }
+  | {
+    method: "expire";
+    key: Uint8Array;
+    ns: number;
+    auth: OwnerAuth;
+    hashes: Uint8Array[];
+    expiry: number;
+  }
+  | { method: "swarm"; key: Uint8Array };
+
+/** The methods a request frame may name. */
+export type StorageMethod = StorageRequest["method"];
+
+type Header = Record<string, unknown>;
+
+/**
+ * Parse a request frame.
+ * @throws {HearthError} `bad_request`, `bad_encoding`, `too_large`,
+ *   `unknown_method`, `bad_namespace` or `bad_ttl`
+ */
+export function parseStorageRequest(frame: Uint8Array): StorageRequest {
+  const { header, blob } = decodeFrame(frame);
+  const method = header.method;
+  if (typeof method !== "string") throw new HearthError("bad_request", "Field method is missing");
+  if (method !== "store" && blob.length > 0) {
+    throw new HearthError("bad_request", "Only store carries data");
+  }
+  switch (method) {
+    case "store":
+      return parseStore(header, blob);
+    case "retrieve":
+      return {
+        method,
+        ...target(header),
+        auth: ownerAuth(header),
+        after: header.after === undefined ? undefined : hexField(header, "after", 32),
+        wait: optInt(header, "wait", 0, MAX_LONG_POLL_MS, 0),
+        maxBytes: optInt(header, "maxBytes", 1, MAX_RETRIEVE_BYTES, MAX_RETRIEVE_BYTES),
+      };
+    case "delete":
+      return { method, ...target(header), auth: ownerAuth(header), hashes: hashList(header) };
+    case "expire":
+      return {
+        method,
+        ...target(header),
+        auth: ownerAuth(header),
+        hashes: hashList(header),
+        expiry: int(header, "expiry", 0, Number.MAX_SAFE_INTEGER),
+      };
+    case "swarm":
+      return { method, key: hexField(header, "key", 32) };
+    default:
+      throw new HearthError("unknown_method", "No such storage method");
+  }
+}
+
+function parseStore(header: Header, data: Uint8Array): StorageRequest {
+  const { key, ns } = target(header);
+  const ttl = int(header, "ttl", Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+  if (!isValidTtl(ns, ttl)) throw new HearthError("bad_ttl", "TTL is out of range");
+  if (data.length > MAX_ITEM_BYTES) throw new HearthError("too_large", "Item is too large");
+  let auth: OwnerAuth | undefined;
+  if (!isPublicInbox(ns)) {
+    if (header.pubkey === undefined && header.ts === undefined && header.sig === undefined) {
+      throw new HearthError("bad_namespace", "Namespace takes only signed stores");
+    }
+    auth = ownerAuth(header);
+  }
+  return { method: "store", key, ns, ttl, data, auth };
+}
+
+function target(header: Header): { key: Uint8Array; ns: number } {
+  const key = hexField(header, "key", 32);
+  const ns = int(header, "ns", Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+  if (!isNamespace(ns)) throw new HearthError("bad_namespace", "Namespace is out of range");
+  return { key, ns };
+}
+
+function ownerAuth(header: Header): OwnerAuth {
+  return {
+    pubkey: hexField(header, "pubkey", 32),
+    ts: int(header, "ts", 0, Number.MAX_SAFE_INTEGER),
+    sig: hexField(header, "sig", 64),
+  };
+}
+
+function hashList(header: Header): Uint8Array[] {
+  const list = arr(header, "hashes", MAX_HASHES_PER_REQUEST);
+  if (list.length === 0) throw new HearthError("bad_request", "Field hashes is empty");
+  return list.map((h) => hexField({ hashes: h }, "hashes", 32));
+}
+
+/**
+ * The bytes an owner signs: H("hearth/storage/v1", utf8(method), K,
+ * ns16(ns), u64(ts), extra).
+ * @param method the storage method
+ * @param fields the swarm key, namespace, timestamp and the method's extra bytes
+ */
+export function storageSigningBytes(
+  method: string,
+  fields: { key: Uint8Array; ns: number; ts: number; extra: Uint8Array },
+): Uint8Array {
+  return labeledHash(
+    "hearth/storage/v1",
+    utf8(method),
+    fields.key,
+    ns16(fields.ns),
+    u64(fields.ts),
+    fields.extra,
+  );
+}
+
+/**
+ * The method-specific part of the signed bytes: SHA-256(data) for store,
+ * nothing for retrieve, the hashes for delete, u64(expiry) and the hashes
+ * for expire.
+ */
+export function signingExtra(
+  request:
+    | { method: "store"; data: Uint8Array }
+    | { method: "retrieve" }
+    | { method: "delete"; hashes: readonly Uint8Array[] }
+    | { method: "expire"; hashes: readonly Uint8Array[]; expiry: number },
+): Uint8Array {
+  switch (request.method) {
+    case "store":
+      return sha256(request.data);
+    case "retrieve":
+      return new Uint8Array(0);
+    case "delete":
+      return concatBytes(...request.hashes);
+    case "expire":
+      return concatBytes(u64(request.expiry), ...request.hashes);
+  }
+}

@@ -1,0 +1,213 @@
+/**
+ * The storage RPC (PROTOCOL §5), the final handler of onion requests: one
+ * request frame in, one response frame out. Bad input becomes an error
+ * frame with a stable code; `handle` never throws.
+ * @module
+ */
+import { bytesEqual, concatBytes, toHex } from "../../shared/crypto/bytes.ts";
+import { verify } from "../../shared/crypto/sign.ts";
+import { encodeFrame } from "../../shared/codec/frame.ts";
+import { SIGNATURE_WINDOW_MS } from "../../shared/codec/limits.ts";
+import { HearthError } from "../../shared/errors.ts";
+import type { Logger } from "../../shared/log.ts";
+import type { Replicator } from "../replicate/replicator.ts";
+import { itemHash, maxTtl, namespaceClass, type StoredItem } from "../store/item.ts";
+import type { MessageStore } from "../store/message_store.ts";
+import { swarmKeyOf, writeQuorum } from "../swarm/swarm_map.ts";
+import type { SwarmView } from "../swarm/swarm_view.ts";
+import {
+  type OwnerAuth,
+  parseStorageRequest,
+  signingExtra,
+  type StorageRequest,
+  storageSigningBytes,
+} from "./storage_request.ts";
+
+/** A per-key quota, per namespace class. */
+export interface StorageQuota {
+  maxItems: number;
+  maxBytes: number;
+}
+
+/** The default quota: 10,000 items and 100 MB per key and namespace class. */
+export const DEFAULT_QUOTA: StorageQuota = { maxItems: 10_000, maxBytes: 100_000_000 };
+
+/** What the storage RPC needs. */
+export interface StorageRpcDeps {
+  store: MessageStore;
+  view: SwarmView;
+  replicator: Replicator;
+  /** The clock, ms (default Date.now). */
+  clock?: () => number;
+  log: Logger;
+  quota?: StorageQuota;
+}
+
+/** A running storage RPC. */
+export interface StorageRpc {
+  /** Run one request frame and return the response frame. Never throws. */
+  handle(requestFrame: Uint8Array): Promise<Uint8Array>;
+  /** End every long-poll now (they answer with what they have) and refuse new requests. */
+  close(): void;
+}
+
+type Req<M extends StorageRequest["method"]> = Extract<StorageRequest, { method: M }>;
+
+/**
+ * Create the storage RPC.
+ * @param deps store, swarm view, replicator, clock, logger, quota
+ */
+export function createStorageRpc(deps: StorageRpcDeps): StorageRpc {
+  const { store, view, replicator, log } = deps;
+  const clock = deps.clock ?? Date.now;
+  const quota = deps.quota ?? DEFAULT_QUOTA;
+  const closing = new AbortController();
+
+  function membersOrRedirect(key: Uint8Array) {
+    const members = view.members(key);
+    if (!members.some((m) => m.id === view.selfId)) {
+      throw new HearthError("wrong_swarm", "This node is not in the key's swarm", {
+        swarm: members,
+      });
+    }
+    return members;
+  }
+
+  async function checkOwner(key: Uint8Array, auth: OwnerAuth, signed: Uint8Array): Promise<void> {
+    if (Math.abs(clock() - auth.ts) > SIGNATURE_WINDOW_MS) {
+      throw new HearthError("bad_timestamp", "Request timestamp is outside the window");
+    }
+    if (!bytesEqual(swarmKeyOf(auth.pubkey), key)) {
+      throw new HearthError("bad_signature", "Key does not own this swarm key");
+    }
+    if (!(await verify(auth.pubkey, signed, auth.sig))) {
+      throw new HearthError("bad_signature", "Bad signature");
+    }
+  }
+
+  function signedBytes(req: Exclude<StorageRequest, { method: "swarm" }>, ts: number) {
+    return storageSigningBytes(req.method, {
+      key: req.key,
+      ns: req.ns,
+      ts,
+      extra: signingExtra(req),
+    });
+  }
+
+  async function runStore(req: Req<"store">): Promise<Uint8Array> {
+    const members = membersOrRedirect(req.key);
+    if (req.auth) await checkOwner(req.key, req.auth, signedBytes(req, req.auth.ts));
+    const hash = itemHash(req.key, req.ns, req.data);
+    if (!(await store.has(hash))) {
+      const used = await store.usage(req.key, namespaceClass(req.ns));
+      if (used.items + 1 > quota.maxItems || used.bytes + req.data.length > quota.maxBytes) {
+        throw new HearthError("quota_exceeded", "The key's quota is full");
+      }
+    }
+    const item: StoredItem = {
+      key: req.key,
+      ns: req.ns,
+      data: req.data,
+      expiry: clock() + req.ttl,
+      hash,
+    };
+    const [result] = await store.put([item]);
+    const expiry = result!.expiry;
+    const acks = await replicator.replicateStore([{ ...item, expiry }], members);
+    if (acks < writeQuorum(members.length)) {
+      throw new HearthError("not_durable", "Too few swarm members stored the item; retry");
+    }
+    return encodeFrame({ ok: true, hash: toHex(hash), expiry, already: result!.already });
+  }
+
+  async function runRetrieve(req: Req<"retrieve">): Promise<Uint8Array> {
+    membersOrRedirect(req.key);
+    await checkOwner(req.key, req.auth, signedBytes(req, req.auth.ts));
+    const options = { after: req.after, maxBytes: req.maxBytes };
+    // Subscribe before reading, so an item arriving in between still wakes us.
+    const sub = req.wait > 0 ? store.notifier.subscribe(req.key, req.ns) : undefined;
+    try {
+      let found = await store.retrieve(req.key, req.ns, options);
+      if (found.items.length === 0 && !found.more && sub) {
+        if (await sub.wait(req.wait, closing.signal)) {
+          found = await store.retrieve(req.key, req.ns, options);
+        }
+      }
+      return encodeFrame(
+        {
+          ok: true,
+          items: found.items.map((i) => ({
+            hash: toHex(i.hash),
+            expiry: i.expiry,
+            size: i.data.length,
+          })),
+          more: found.more,
+        },
+        concatBytes(...found.items.map((i) => i.data)),
+      );
+    } finally {
+      sub?.cancel();
+    }
+  }
+
+  async function runDelete(req: Req<"delete">): Promise<Uint8Array> {
+    const members = membersOrRedirect(req.key);
+    await checkOwner(req.key, req.auth, signedBytes(req, req.auth.ts));
+    const deleted = await store.delete(req.key, req.ns, req.hashes);
+    await replicator.replicateDelete(members, { key: req.key, ns: req.ns, hashes: req.hashes });
+    return encodeFrame({ ok: true, deleted });
+  }
+
+  async function runExpire(req: Req<"expire">): Promise<Uint8Array> {
+    const members = membersOrRedirect(req.key);
+    await checkOwner(req.key, req.auth, signedBytes(req, req.auth.ts));
+    const now = clock();
+    if (req.expiry <= now || req.expiry > now + maxTtl(req.ns)) {
+      throw new HearthError("bad_ttl", "Expiry is out of range");
+    }
+    const updated = await store.expire(req.key, req.ns, req.hashes, req.expiry);
+    await replicator.replicateExpire(members, {
+      key: req.key,
+      ns: req.ns,
+      hashes: req.hashes,
+      expiry: req.expiry,
+    });
+    return encodeFrame({ ok: true, updated });
+  }
+
+  function execute(req: StorageRequest): Promise<Uint8Array> {
+    switch (req.method) {
+      case "store":
+        return runStore(req);
+      case "retrieve":
+        return runRetrieve(req);
+      case "delete":
+        return runDelete(req);
+      case "expire":
+        return runExpire(req);
+      case "swarm":
+        return Promise.resolve(encodeFrame({ ok: true, swarm: view.members(req.key) }));
+    }
+  }
+
+  return {
+    async handle(requestFrame) {
+      try {
+        if (closing.signal.aborted) {
+          throw new HearthError("unavailable", "Node is shutting down");
+        }
+        return await execute(parseStorageRequest(requestFrame));
+      } catch (err) {
+        if (err instanceof HearthError) {
+          log.debug("storage.refused", { status: err.status });
+          return encodeFrame(err.toJSON());
+        }
+        log.error("storage.internal");
+        return encodeFrame(new HearthError("internal", "Internal error").toJSON());
+      }
+    },
+    close() {
+      closing.abort();
+    },
+  };
+}

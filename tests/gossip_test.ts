@@ -1,0 +1,302 @@
+/**
+ * Multi-node directory tests: real nodes on 127.0.0.1, each a Deno.serve
+ * running the directory routes, a Directory and Gossip (PROTOCOL.md §3).
+ */
+import { Hono } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { assert, assertEquals, assertFalse } from "./assert.ts";
+import { HearthError } from "../src/shared/errors.ts";
+import { silentLogger } from "../src/shared/log.ts";
+import { Directory } from "../src/relay/directory/directory.ts";
+import { directoryRoutes } from "../src/relay/directory/directory_routes.ts";
+import { Gossip } from "../src/relay/directory/gossip.ts";
+import { signRecord } from "../src/relay/directory/record.ts";
+import type { NodeIdentity } from "../src/relay/directory/record_types.ts";
+import { loadOrCreateIdentity, powBitsOf } from "../src/relay/identity.ts";
+import { randomBytes } from "../src/shared/crypto/bytes.ts";
+import { PeerClient } from "../src/relay/peer_client.ts";
+
+const POW = 8;
+
+interface TestNode {
+  identity: NodeIdentity;
+  directory: Directory;
+  gossip: Gossip;
+  addr: string;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+async function waitFor(
+  check: () => boolean,
+  options: { timeoutMs?: number; what: string },
+): Promise<void> {
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${options.what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function serve(app: Hono): Deno.HttpServer<Deno.NetAddr> {
+  // The port is bound when Deno.serve returns; server.addr has it.
+  return Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, app.fetch);
+}
+
+function appOf(routes: Hono): Hono {
+  const app = new Hono();
+  app.route("/", routes);
+  app.onError((err, c) => {
+    const e = err instanceof HearthError ? err : new HearthError("internal", "Internal error");
+    return c.json(e.toJSON(), e.status as ContentfulStatusCode);
+  });
+  return app;
+}
+
+async function startNode(
+  dataDir: string,
+  options: { seeds: string[]; publicAddr?: string; maxDialBacks?: number },
+): Promise<TestNode> {
+  const identity = await loadOrCreateIdentity(dataDir, { powBits: POW });
+  const directory = new Directory({
+    identity,
+    dataDir,
+    powBits: POW,
+    log: silentLogger,
+    persistDelayMs: 50,
+  });
+  await directory.load();
+  const peers = new PeerClient(identity);
+  const routes = directoryRoutes({
+    directory,
+    identity,
+    peers,
+    log: silentLogger,
+    maxDialBacks: options.maxDialBacks,
+  });
+  // The server listens before the node announces itself: peers dial it back.
+  const server = serve(appOf(routes));
+  const addr = `127.0.0.1:${server.addr.port}`;
+  const gossip = new Gossip({
+    directory,
+    identity,
+    peers,
+    seeds: options.seeds,
+    publicAddr: options.publicAddr ?? addr,
+    log: silentLogger,
+    intervalMs: 200,
+  });
+  await gossip.bootstrap();
+  gossip.start();
+  return {
+    identity,
+    directory,
+    gossip,
+    addr,
+    dataDir,
+    stop: async () => {
+      await gossip.stop();
+      peers.close();
+      await server.shutdown();
+      await directory.close();
+    },
+  };
+}
+
+/** Start `n` nodes, the first the seed of the others. */
+async function startNetwork(baseDir: string, n: number): Promise<TestNode[]> {
+  const nodes = [await startNode(`${baseDir}/node-0`, { seeds: [] })];
+  for (let i = 1; i < n; i++) {
+    nodes.push(await startNode(`${baseDir}/node-${i}`, { seeds: [nodes[0]!.addr] }));
+  }
+  return nodes;
+}
+
+function knowsAll(node: TestNode, ids: string[]): boolean {
+  const live = new Set(node.directory.liveNodes().map((r) => r.id));
+  return live.size === ids.length && ids.every((id) => live.has(id));
+}
+
+Deno.test("7 nodes bootstrapped from one seed converge to know all 7", async () => {
+  const baseDir = await Deno.makeTempDir();
+  const nodes: TestNode[] = [];
+  try {
+    nodes.push(...await startNetwork(baseDir, 7));
+    const ids = nodes.map((n) => n.identity.id);
+    await waitFor(() => nodes.every((n) => knowsAll(n, ids) && n.gossip.status().reachable), {
+      what: "every node to know all 7 and be reachable",
+    });
+    for (const n of nodes) {
+      assertEquals(n.gossip.status().directorySize, 7);
+      assert(n.gossip.status().lastGossipOk);
+      const info = await (await fetch(`http://${n.addr}/v1/info`)).json();
+      assertEquals(info.id, n.identity.id);
+      assertEquals(info.version, 1);
+      assertEquals(info.directorySize, 7);
+    }
+    const { records } = await (await fetch(`http://${nodes[3]!.addr}/v1/directory`)).json();
+    assertEquals(records.length, 7);
+  } finally {
+    await Promise.all(nodes.map((n) => n.stop()));
+    await Deno.remove(baseDir, { recursive: true });
+  }
+});
+
+Deno.test("a node with an unreachable public address is client-only but learns the directory", async () => {
+  const baseDir = await Deno.makeTempDir();
+  const nodes: TestNode[] = [];
+  try {
+    nodes.push(...await startNetwork(baseDir, 3));
+    const ids = nodes.map((n) => n.identity.id);
+    const client = await startNode(`${baseDir}/client`, {
+      seeds: [nodes[0]!.addr],
+      publicAddr: "127.0.0.1:1", // nothing listens there
+    });
+    nodes.push(client);
+    assertFalse(client.gossip.status().reachable);
+    await waitFor(() => knowsAll(client, ids), { what: "the client to learn the directory" });
+    await waitFor(() => nodes.slice(0, 3).every((n) => knowsAll(n, ids)), {
+      what: "the relays to converge",
+    });
+    assertFalse(client.gossip.status().reachable);
+    assertEquals(client.gossip.status().directorySize, 3, "it does not count itself");
+    for (const n of nodes.slice(0, 3)) assertFalse(n.directory.isKnown(client.identity.id));
+  } finally {
+    await Promise.all(nodes.map((n) => n.stop()));
+    await Deno.remove(baseDir, { recursive: true });
+  }
+});
+
+Deno.test("a stopped node is eventually dropped by the others", async () => {
+  const baseDir = await Deno.makeTempDir();
+  const nodes: TestNode[] = [];
+  try {
+    nodes.push(...await startNetwork(baseDir, 4));
+    const ids = nodes.map((n) => n.identity.id);
+    await waitFor(() => nodes.every((n) => knowsAll(n, ids)), { what: "convergence" });
+    const gone = nodes.pop()!;
+    await gone.stop();
+    const rest = ids.slice(0, 3);
+    await waitFor(() => nodes.every((n) => knowsAll(n, rest)), {
+      what: "the stopped node to be dropped everywhere",
+    });
+  } finally {
+    await Promise.all(nodes.map((n) => n.stop()));
+    await Deno.remove(baseDir, { recursive: true });
+  }
+});
+
+Deno.test("a restarted node reloads its directory and rejoins without seeds", async () => {
+  const baseDir = await Deno.makeTempDir();
+  const nodes: TestNode[] = [];
+  try {
+    nodes.push(...await startNetwork(baseDir, 4));
+    const ids = nodes.map((n) => n.identity.id);
+    await waitFor(() => nodes.every((n) => knowsAll(n, ids)), { what: "convergence" });
+    const old = nodes.pop()!;
+    await old.stop(); // flushes directory.json
+
+    const reloaded = new Directory({
+      identity: old.identity,
+      dataDir: old.dataDir,
+      powBits: POW,
+      log: silentLogger,
+    });
+    assertEquals(await reloaded.load(), 3);
+    await reloaded.close();
+
+    const again = await startNode(old.dataDir, { seeds: [] });
+    nodes.push(again);
+    assertEquals(again.identity.id, old.identity.id);
+    assert(again.gossip.status().reachable, "a known peer accepted the announcement");
+    await waitFor(
+      () =>
+        nodes.every((n) =>
+          knowsAll(n, ids) && n.directory.get(again.identity.id)?.addr === again.addr
+        ),
+      { what: "every node to know the restarted node at its new address" },
+    );
+  } finally {
+    await Promise.all(nodes.map((n) => n.stop()));
+    await Deno.remove(baseDir, { recursive: true });
+  }
+});
+
+Deno.test("announce refuses bad, oversized, weak and undialable records", async () => {
+  const baseDir = await Deno.makeTempDir();
+  const nodes: TestNode[] = [];
+  try {
+    nodes.push(await startNode(`${baseDir}/relay`, { seeds: [] }));
+    const relay = nodes[0]!;
+    const stranger = await loadOrCreateIdentity(`${baseDir}/stranger`, { powBits: POW });
+    const post = async (body: string) => {
+      const res = await fetch(`http://${relay.addr}/v1/announce`, { method: "POST", body });
+      return { status: res.status, ...(await res.json()) };
+    };
+    assertEquals((await post("{not json")).error, "bad_request");
+    assertEquals((await post("x".repeat(2048))).error, "too_large");
+    assertEquals((await post("{}")).error, "bad_request");
+    const closed = await signRecord(stranger, { addr: "127.0.0.1:1", ts: Date.now() });
+    const answer = await post(JSON.stringify(closed));
+    assertEquals([answer.status, answer.error], [422, "unreachable"]);
+    const old = await signRecord(stranger, { addr: "127.0.0.1:1", ts: Date.now() - 4 * 3600_000 });
+    assertEquals((await post(JSON.stringify(old))).error, "stale_record");
+    let weakNonce = randomBytes(8);
+    while (powBitsOf(stranger.signing.publicKey, stranger.dh.publicKey, weakNonce) >= POW) {
+      weakNonce = randomBytes(8);
+    }
+    const weak = await signRecord({ ...stranger, powNonce: weakNonce }, {
+      addr: "127.0.0.1:1",
+      ts: Date.now(),
+    });
+    assertEquals((await post(JSON.stringify(weak))).error, "bad_pow");
+    const mine = await signRecord(relay.identity, { addr: relay.addr, ts: Date.now() });
+    assertEquals((await post(JSON.stringify(mine))).error, "bad_request");
+    const forged = { ...closed, addr: relay.addr };
+    assertEquals((await post(JSON.stringify(forged))).error, "bad_signature");
+    // A record for someone else's address: the keys do not match on dial-back.
+    const impostor = await signRecord(stranger, { addr: relay.addr, ts: Date.now() });
+    assertEquals((await post(JSON.stringify(impostor))).error, "unreachable");
+    assertFalse(relay.directory.isKnown(stranger.id));
+    assertEquals(relay.directory.size(), 0);
+    const directory = await (await fetch(`http://${relay.addr}/v1/directory`)).json();
+    assertEquals(directory, { records: [] });
+    assertEquals((await fetch(`http://${relay.addr}/v1/nowhere`)).status, 404);
+  } finally {
+    await Promise.all(nodes.map((n) => n.stop()));
+    await Deno.remove(baseDir, { recursive: true });
+  }
+});
+
+Deno.test("announcements beyond the dial-back limit get unavailable", async () => {
+  const baseDir = await Deno.makeTempDir();
+  const nodes: TestNode[] = [];
+  // A listener that accepts connections and never answers: dial-backs hang.
+  const silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of silent) held.push(conn);
+  })();
+  try {
+    nodes.push(await startNode(`${baseDir}/relay`, { seeds: [], maxDialBacks: 1 }));
+    const relay = nodes[0]!;
+    const stranger = await loadOrCreateIdentity(`${baseDir}/stranger`, { powBits: POW });
+    const record = await signRecord(stranger, {
+      addr: `127.0.0.1:${silent.addr.port}`,
+      ts: Date.now(),
+    });
+    const post = () =>
+      fetch(`http://${relay.addr}/v1/announce`, { method: "POST", body: JSON.stringify(record) })
+        .then(async (res) => (await res.json()).error);
+    const first = post();
+    await waitFor(() => held.length > 0, { what: "the dial-back to connect" });
+    assertEquals(await post(), "unavailable");
+    assertEquals(await first, "unreachable", "the hanging dial-back times out");
+  } finally {
+    silent.close();
+    await accepting.catch(() => {});
+    for (const conn of held) conn.close();
+    await Promise.all(nodes.map((n) => n.stop()));
+    await Deno.remove(baseDir, { recursive: true });
+  }
+});

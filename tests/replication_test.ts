@@ -1,0 +1,348 @@
+/**
+ * Replication and anti-entropy between real nodes: each node is a
+ * Deno.serve on 127.0.0.1 running the replication routes over its own
+ * libsql file, with its own identity and peer client; all share one list
+ * of node records.
+ */
+import { Hono } from "hono";
+import { assert, assertEquals } from "./assert.ts";
+import { toHex } from "../src/shared/crypto/bytes.ts";
+import { generateDhKeyPair } from "../src/shared/crypto/dh.ts";
+import { generateSigningKeyPair, sign } from "../src/shared/crypto/sign.ts";
+import { decodeFrame, encodeFrame } from "../src/shared/codec/frame.ts";
+import { type OpenDatabase, openDatabase } from "../src/shared/db/open.ts";
+import { HearthError } from "../src/shared/errors.ts";
+import { silentLogger } from "../src/shared/log.ts";
+import type { NodeIdentity, NodeRecord } from "../src/relay/directory/record_types.ts";
+import { PeerClient } from "../src/relay/peer_client.ts";
+import { AntiEntropy } from "../src/relay/replicate/anti_entropy.ts";
+import { encodeItemBatch } from "../src/relay/replicate/item_batch.ts";
+import { replicateRoutes } from "../src/relay/replicate/replicate_routes.ts";
+import { Replicator } from "../src/relay/replicate/replicator.ts";
+import { createStorageRpc, type StorageRpc } from "../src/relay/rpc/storage_rpc.ts";
+import { signingExtra, storageSigningBytes } from "../src/relay/rpc/storage_request.ts";
+import { itemHash } from "../src/relay/store/item.ts";
+import { MessageStore } from "../src/relay/store/message_store.ts";
+import { type RelayDb, relayMigrations } from "../src/relay/store/schema.ts";
+import { swarmKeyOf } from "../src/relay/swarm/swarm_map.ts";
+import { swarmViewOf } from "../src/relay/swarm/swarm_view.ts";
+
+async function newIdentity(): Promise<NodeIdentity> {
+  const signing = await generateSigningKeyPair();
+  return {
+    id: toHex(signing.publicKey),
+    signing,
+    dh: await generateDhKeyPair(),
+    powNonce: new Uint8Array(8),
+  };
+}
+
+/** The shared directory of a test network: records, and who listens to changes. */
+class Net {
+  records: NodeRecord[] = [];
+  #listeners = new Set<() => void>();
+  readonly swarmSize: number;
+
+  constructor(swarmSize = 5) {
+    this.swarmSize = swarmSize;
+  }
+
+  upsert(record: NodeRecord): void {
+    this.records = [...this.records.filter((r) => r.id !== record.id), record];
+    for (const l of this.#listeners) l();
+  }
+
+  view(selfId: string) {
+    return swarmViewOf(selfId, () => this.records, {
+      swarmSize: this.swarmSize,
+      subscribe: (listener) => {
+        this.#listeners.add(listener);
+        return () => this.#listeners.delete(listener);
+      },
+    });
+  }
+}
+
+/** One running node; `stop` takes it down, `restart` brings it back on a new port. */
+class TestNode {
+  readonly identity: NodeIdentity;
+  readonly dir: string;
+  readonly net: Net;
+  db!: OpenDatabase<RelayDb>;
+  store!: MessageStore;
+  peers!: PeerClient;
+  replicator!: Replicator;
+  antiEntropy!: AntiEntropy;
+  rpc!: StorageRpc;
+  #server: Deno.HttpServer<Deno.NetAddr> | undefined;
+
+  private constructor(identity: NodeIdentity, dir: string, net: Net) {
+    this.identity = identity;
+    this.dir = dir;
+    this.net = net;
+  }
+
+  static async start(net: Net): Promise<TestNode> {
+    const node = new TestNode(await newIdentity(), await Deno.makeTempDir(), net);
+    await node.restart();
+    return node;
+  }
+
+  get id(): string {
+    return this.identity.id;
+  }
+
+  get running(): boolean {
+    return this.#server !== undefined;
+  }
+
+  async restart(): Promise<void> {
+    const view = this.net.view(this.id);
+    const log = silentLogger;
+    this.db = await openDatabase<RelayDb>(`${this.dir}/relay.db`, relayMigrations);
+    this.store = new MessageStore(this.db.db);
+    this.peers = new PeerClient(this.identity);
+    this.replicator = new Replicator({ peers: this.peers, selfId: this.id, log });
+    this.antiEntropy = new AntiEntropy({ store: this.store, view, peers: this.peers, log });
+    this.rpc = createStorageRpc({ store: this.store, view, replicator: this.replicator, log });
+    const app = new Hono();
+    app.route("/", replicateRoutes({ store: this.store, view, log }));
+    app.onError((err, c) => {
+      if (err instanceof HearthError) {
+        return c.json(err.toJSON(), err.status as 400);
+      }
+      return c.json({ error: "internal", message: "Internal error" }, 500);
+    });
+    this.#server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, app.fetch);
+    this.net.upsert({
+      id: this.id,
+      x25519: toHex(this.identity.dh.publicKey),
+      addr: `127.0.0.1:${this.#server!.addr.port}`,
+      version: 1,
+      ts: Date.now(),
+      pow: toHex(this.identity.powNonce),
+      sig: "00".repeat(64),
+    });
+  }
+
+  /** Take the node down: its port refuses connections, its record stays listed. */
+  async stop(): Promise<void> {
+    if (!this.#server) return;
+    this.rpc.close();
+    await this.antiEntropy.stop();
+    await this.#server.shutdown();
+    this.#server = undefined;
+    await this.replicator.close();
+    this.peers.close();
+    await this.store.close();
+    await this.db.close();
+  }
+
+  async remove(): Promise<void> {
+    await this.stop();
+    await Deno.remove(this.dir, { recursive: true });
+  }
+}
+
+async function withNet(
+  count: number,
+  fn: (nodes: TestNode[], net: Net) => Promise<void>,
+  options: { swarmSize?: number } = {},
+) {
+  const net = new Net(options.swarmSize);
+  const nodes: TestNode[] = [];
+  try {
+    for (let i = 0; i < count; i++) nodes.push(await TestNode.start(net));
+    await fn(nodes, net);
+  } finally {
+    for (const node of nodes) await node.remove();
+  }
+}
+
+async function waitFor(cond: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error("Condition not met in time");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const text = (s: string) => new TextEncoder().encode(s);
+
+async function storeVia(node: TestNode, key: Uint8Array, data: Uint8Array) {
+  const answer = await node.rpc.handle(
+    encodeFrame({ method: "store", key: toHex(key), ns: 0, ttl: 3_600_000 }, data),
+  );
+  return decodeFrame(answer).header;
+}
+
+Deno.test("a store is acknowledged once W of the swarm hold it, and not with fewer", async () => {
+  await withNet(5, async (nodes) => {
+    const key = swarmKeyOf((await generateSigningKeyPair()).publicKey);
+    const data = text("hello swarm");
+    const hash = itemHash(key, 0, data);
+    const answer = await storeVia(nodes[0]!, key, data);
+    assertEquals(answer.ok, true);
+    assertEquals(answer.hash, toHex(hash));
+    // W = 3 of 5 had it when the store was answered; the rest follow.
+    let holders = 0;
+    for (const n of nodes) if (await n.store.has(hash)) holders++;
+    assert(holders >= 3, `only ${holders} nodes hold the item`);
+    await waitFor(async () =>
+      (await Promise.all(nodes.map((n) => n.store.has(hash)))).every(Boolean)
+    );
+
+    await nodes[3]!.stop();
+    await nodes[4]!.stop();
+    const second = text("two members down");
+    assertEquals((await storeVia(nodes[0]!, key, second)).ok, true);
+    const live = nodes.slice(0, 3);
+    for (const n of live) assert(await n.store.has(itemHash(key, 0, second)));
+
+    await nodes[2]!.stop();
+    const third = await storeVia(nodes[0]!, key, text("three members down"));
+    assertEquals(third.error, "not_durable");
+  });
+});
+
+Deno.test("a node that was down catches up through anti-entropy", async () => {
+  await withNet(3, async (nodes, net) => {
+    const [a, b, c] = nodes as [TestNode, TestNode, TestNode];
+    await c.stop();
+    const key = swarmKeyOf((await generateSigningKeyPair()).publicKey);
+    const many = Array.from({ length: 40 }, (_, i) => text(`missed ${i}`));
+    for (const data of many) assertEquals((await storeVia(a, key, data)).ok, true);
+    assert(await b.store.has(itemHash(key, 0, many[0]!)));
+    assertEquals(c.running, false);
+    await c.restart();
+    assertEquals((await c.store.retrieve(key, 0)).items.length, 0);
+    c.antiEntropy.start({ intervalMs: 60_000, debounceMs: 10 });
+    await waitFor(async () => (await c.store.usage(key, "inbox")).items === many.length);
+    const got = await c.store.retrieve(key, 0);
+    assertEquals(got.items.length, many.length);
+    // A second round finds nothing to do.
+    const again = await c.antiEntropy.syncWith(net.records.find((r) => r.id === a.id)!);
+    assertEquals(again, { fetched: 0, deleted: 0 });
+  });
+});
+
+Deno.test("a node that joins pulls exactly the items of the swarms it is now in", async () => {
+  await withNet(5, async (nodes, net) => {
+    const keys = await Promise.all(
+      Array.from(
+        { length: 40 },
+        async () => swarmKeyOf((await generateSigningKeyPair()).publicKey),
+      ),
+    );
+    for (const [i, key] of keys.entries()) {
+      const first = net.view("").members(key)[0]!;
+      const entry = nodes.find((n) => n.id === first.id)!;
+      assertEquals((await storeVia(entry, key, text(`item ${i}`))).ok, true);
+    }
+    const late = await TestNode.start(net);
+    nodes.push(late);
+    await late.antiEntropy.runOnce();
+    let mine = 0;
+    for (const [i, key] of keys.entries()) {
+      const member = net.view(late.id).members(key).some((m) => m.id === late.id);
+      if (member) mine++;
+      assertEquals(await late.store.has(itemHash(key, 0, text(`item ${i}`))), member);
+    }
+    assert(mine > 0 && mine < keys.length, "the keys should spread over the nodes");
+  }, { swarmSize: 2 });
+});
+
+Deno.test("a delete missed while down is applied by anti-entropy and not undone", async () => {
+  await withNet(3, async (nodes, net) => {
+    const [a, b, c] = nodes as [TestNode, TestNode, TestNode];
+    const owner = await generateSigningKeyPair();
+    const key = swarmKeyOf(owner.publicKey);
+    const data = text("to be deleted");
+    const hash = itemHash(key, 0, data);
+    assertEquals((await storeVia(a, key, data)).ok, true);
+    await waitFor(async () => await c.store.has(hash));
+    await c.stop();
+    const ts = Date.now();
+    const req = { method: "delete" as const, hashes: [hash] };
+    const sig = await sign(
+      owner,
+      storageSigningBytes("delete", { key, ns: 0, ts, extra: signingExtra(req) }),
+    );
+    const answer = decodeFrame(
+      await a.rpc.handle(encodeFrame({
+        method: "delete",
+        key: toHex(key),
+        ns: 0,
+        hashes: [toHex(hash)],
+        pubkey: toHex(owner.publicKey),
+        ts,
+        sig: toHex(sig),
+      })),
+    ).header;
+    assertEquals(answer, { ok: true, deleted: 1 });
+    assertEquals(await b.store.has(hash), false);
+    await c.restart();
+    assertEquals(await c.store.has(hash), true);
+    const recordOf = (n: TestNode) => net.records.find((r) => r.id === n.id)!;
+    // B pulling from C must not bring the item back.
+    await b.antiEntropy.syncWith(recordOf(c));
+    assertEquals(await b.store.has(hash), false);
+    const pulled = await c.antiEntropy.syncWith(recordOf(a));
+    assertEquals(pulled.deleted, 1);
+    assertEquals(await c.store.has(hash), false);
+  });
+});
+
+Deno.test("replication refuses unknown nodes and bad items", async () => {
+  await withNet(2, async (nodes, net) => {
+    const [a] = nodes as [TestNode];
+    const addr = net.records.find((r) => r.id === a.id)!.addr;
+    const key = swarmKeyOf((await generateSigningKeyPair()).publicKey);
+    const item = (expiry: number) => {
+      const data = text("replicated");
+      return { key, ns: 0, expiry, data, hash: itemHash(key, 0, data) };
+    };
+    const body = encodeItemBatch([item(Date.now() + 60_000)]);
+    const stranger = new PeerClient(await newIdentity());
+    const known = new PeerClient(nodes[1]!.identity);
+    try {
+      const refused = await stranger.request(addr, "/v1/replicate/store", { body, signed: true });
+      assertEquals(refused.status, 403);
+      assertEquals(JSON.parse(new TextDecoder().decode(refused.body)).error, "unknown_node");
+      const unsigned = await known.request(addr, "/v1/replicate/store", { body });
+      assertEquals(unsigned.status, 403);
+      const expired = encodeItemBatch([item(Date.now() - 1)]);
+      const late = await known.request(addr, "/v1/replicate/store", {
+        body: expired,
+        signed: true,
+      });
+      assertEquals(JSON.parse(new TextDecoder().decode(late.body)).error, "bad_ttl");
+      const far = encodeItemBatch([item(Date.now() + 31 * 86_400_000)]);
+      const tooFar = await known.request(addr, "/v1/replicate/store", { body: far, signed: true });
+      assertEquals(JSON.parse(new TextDecoder().decode(tooFar.body)).error, "bad_ttl");
+      const truncated = body.subarray(0, body.length - 1);
+      const short = await known.request(addr, "/v1/replicate/store", {
+        body: truncated,
+        signed: true,
+      });
+      assertEquals(JSON.parse(new TextDecoder().decode(short.body)).error, "bad_request");
+      const huge = await known.request(addr, "/v1/replicate/store", {
+        body: new Uint8Array(1_048_577),
+        signed: true,
+      });
+      assertEquals(huge.status, 413);
+      assertEquals(await a.store.has(item(0).hash), false);
+      const ok = await known.request(addr, "/v1/replicate/store", { body, signed: true });
+      assertEquals(JSON.parse(new TextDecoder().decode(ok.body)), { ok: true, stored: 1 });
+      assert(await a.store.has(item(0).hash));
+      const digest = await stranger.request(addr, "/v1/sync/digest", {
+        body: text("{}"),
+        signed: true,
+      });
+      assertEquals(digest.status, 403);
+    } finally {
+      stranger.close();
+      known.close();
+    }
+  });
+});
