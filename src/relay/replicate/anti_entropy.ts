@@ -21,12 +21,15 @@ import { sharedSwarmFilter } from "./swarm_filter.ts";
 
 /** What {@link AntiEntropy} needs. */
 export interface AntiEntropyDeps {
+  /** This node's items. */
   store: MessageStore;
+  /** This node's view of the network. */
   view: SwarmView;
   /** Makes the signed node-to-node requests. */
   peers: PeerClient;
   /** The clock, ms (default Date.now). */
   clock?: () => number;
+  /** Logger (events and counts only). */
   log: Logger;
   /** Time limit of one sync request (default 10 s). */
   timeoutMs?: number;
@@ -60,7 +63,10 @@ export class AntiEntropy {
   #debounceMs = 1_000;
   #unsubscribe: (() => void) | undefined;
 
-  /** @param deps store, view, peer client, clock, logger */
+  /**
+   * Create an idle anti-entropy task; `start` runs it.
+   * @param deps store, view, peer client, clock, logger
+   */
   constructor(deps: AntiEntropyDeps) {
     this.#store = deps.store;
     this.#view = deps.view;

@@ -28,10 +28,13 @@ export const MAX_FETCH_BYTES = 1_048_576;
 
 /** What the replication routes need. */
 export interface ReplicateRoutesDeps {
+  /** This node's items. */
   store: MessageStore;
+  /** This node's view of the network: who is known, and the swarms. */
   view: SwarmView;
   /** The clock, ms (default Date.now). */
   clock?: () => number;
+  /** Logger (events and counts only). */
   log: Logger;
 }
 

@@ -20,6 +20,7 @@ export interface ReplicatorDeps {
   peers: PeerClient;
   /** This node's ID: it is never sent to, and counts as one ack when a member. */
   selfId: string;
+  /** Logger (events and counts only). */
   log: Logger;
   /** Time limit of one replication request (default 5 s). */
   timeoutMs?: number;
@@ -34,7 +35,10 @@ export class Replicator {
   #inFlight = new Set<Promise<void>>();
   #closed = false;
 
-  /** @param deps peer client, own node ID, logger */
+  /**
+   * Create a replicator.
+   * @param deps peer client, own node ID, logger
+   */
   constructor(deps: ReplicatorDeps) {
     this.#peers = deps.peers;
     this.#selfId = deps.selfId;

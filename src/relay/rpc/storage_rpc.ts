@@ -25,7 +25,9 @@ import {
 
 /** A per-key quota, per namespace class. */
 export interface StorageQuota {
+  /** Most live items. */
   maxItems: number;
+  /** Most bytes of live data. */
   maxBytes: number;
 }
 
@@ -34,12 +36,17 @@ export const DEFAULT_QUOTA: StorageQuota = { maxItems: 10_000, maxBytes: 100_000
 
 /** What the storage RPC needs. */
 export interface StorageRpcDeps {
+  /** This node's items. */
   store: MessageStore;
+  /** This node's view of the network: the swarms. */
   view: SwarmView;
+  /** Sends writes to the rest of the swarm. */
   replicator: Replicator;
   /** The clock, ms (default Date.now). */
   clock?: () => number;
+  /** Logger (events and counts only). */
   log: Logger;
+  /** Per-key quota (default {@link DEFAULT_QUOTA}). */
   quota?: StorageQuota;
 }
 

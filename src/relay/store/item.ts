@@ -11,16 +11,17 @@ import {
   SIGNATURE_WINDOW_MS,
 } from "../../shared/codec/limits.ts";
 
-/** Smallest and largest namespace number (a signed 16-bit integer). */
-export const MIN_NAMESPACE = -32_768;
-export const MAX_NAMESPACE = 32_767;
+/** Smallest namespace number (a signed 16-bit integer). */
+export const MIN_NAMESPACE: number = -32_768;
+/** Largest namespace number. */
+export const MAX_NAMESPACE: number = 32_767;
 
 /** Default and largest `maxBytes` of a retrieve: the data blob of one answer. */
-export const MAX_RETRIEVE_BYTES = 90_000;
+export const MAX_RETRIEVE_BYTES: number = 90_000;
 /** Most items one retrieve answer lists, so its header stays small. */
-export const MAX_RETRIEVE_ITEMS = 64;
+export const MAX_RETRIEVE_ITEMS: number = 64;
 /** Most hashes a delete or expire names. */
-export const MAX_HASHES_PER_REQUEST = 100;
+export const MAX_HASHES_PER_REQUEST: number = 100;
 
 /** A namespace class: anyone may store to an inbox, only the owner elsewhere. */
 export type NamespaceClass = "inbox" | "owner";

@@ -33,6 +33,7 @@ export type { DigestBucket, KeyFilter } from "./hash_scan.ts";
 
 /** What `put` says of one item. */
 export interface PutResult {
+  /** The item's hash. */
   hash: Uint8Array;
   /** The item was stored before (or was deleted by its owner): nothing changed. */
   already: boolean;
@@ -42,8 +43,11 @@ export interface PutResult {
 
 /** One item of a retrieve answer. */
 export interface RetrievedItem {
+  /** The item's hash. */
   hash: Uint8Array;
+  /** Its expiry, ms since the epoch. */
   expiry: number;
+  /** Its data. */
   data: Uint8Array;
 }
 
@@ -77,6 +81,7 @@ export class MessageStore {
   #closed = false;
 
   /**
+   * Create a store over an open relay database.
    * @param db the relay database, opened with `relayMigrations`
    * @param options clock, notifier, batch size
    */

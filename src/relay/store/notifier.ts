@@ -30,7 +30,10 @@ export class Notifier {
   #count = 0;
   #maxWaiters: number;
 
-  /** @param options.maxWaiters most subscriptions at once (default 10,000) */
+  /**
+   * Create a notifier with no subscriptions.
+   * @param options.maxWaiters most subscriptions at once (default 10,000)
+   */
   constructor(options: { maxWaiters?: number } = {}) {
     this.#maxWaiters = options.maxWaiters ?? 10_000;
   }

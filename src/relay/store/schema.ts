@@ -38,7 +38,9 @@ export interface DeletedTable {
 
 /** The relay database's tables. */
 export interface RelayDb {
+  /** Stored items. */
   items: ItemsTable;
+  /** Tombstones of deleted items. */
   deleted: DeletedTable;
 }
 
