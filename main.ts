@@ -63,7 +63,11 @@ async function main(args: string[]): Promise<number> {
       localNet = await startLocalNet(dataDir, {
         seed: node.publicAddr,
         powBits: options.powBits,
-        log: log.child("local-net"),
+        // Helpers report only problems; the owner's node speaks for the network.
+        log: createLogger({
+          level: options.logLevel === "debug" ? "debug" : "warn",
+          component: "hearth.local-net",
+        }),
         gossipIntervalMs,
       });
       await node.join(localNet.addrs);

@@ -7,7 +7,9 @@ import { assert, assertEquals, assertRejects } from "./assert.ts";
 import { clientOf, directoryOf } from "./network_client.ts";
 import { type Devnet, startDevnet, waitFor } from "../tools/devnet_lib.ts";
 import { generateSigningKeyPair } from "../src/shared/crypto/sign.ts";
-import { randomBytes, toHex } from "../src/shared/crypto/bytes.ts";
+import { fromHex, randomBytes, toHex } from "../src/shared/crypto/bytes.ts";
+import { openDatabase } from "../src/shared/db/open.ts";
+import { type RelayDb, relayMigrations } from "../src/relay/store/schema.ts";
 import { HearthError } from "../src/shared/errors.ts";
 import { swarmFor, swarmKeyOf } from "../src/shared/swarm_map.ts";
 
@@ -90,22 +92,44 @@ processTest(
       const owner = await generateSigningKeyPair();
       const key = swarmKeyOf(owner.publicKey);
       const data = randomBytes(5000);
-      const stored = await client.store(key, 0, data, { ttlMs: HOUR });
-      // With 5 nodes every node is a swarm member; kill one at once.
+      // With 5 nodes every node is a swarm member. The store runs on the victim
+      // itself, which writes before it acknowledges; kill it at once.
       const victim = 2;
       const victimAddr = devnet.nodes[victim]!.addr;
+      const record = nodes().find((n) => n.addr === victimAddr)!;
+      const stored = await client.store(key, 0, data, { ttlMs: HOUR, via: record });
       await devnet.nodes[victim]!.stop("SIGKILL");
+
+      // The acknowledged item is on the dead node's disk.
+      const db = await openDatabase<RelayDb>(
+        `${devnet.nodes[victim]!.dataDir}/relay.db`,
+        relayMigrations,
+      );
+      try {
+        const row = await db.db.selectFrom("items").select(["data"]).where(
+          "hash",
+          "=",
+          fromHex(stored.hash),
+        )
+          .executeTakeFirst();
+        assert(row !== undefined, "the item survived kill -9 on the node that acknowledged it");
+        assertEquals(new Uint8Array(row.data as unknown as ArrayBuffer), data);
+      } finally {
+        await db.close();
+      }
+
       const restarted = await devnet.restart(victim);
       assertEquals(restarted.addr, victimAddr);
-      const record = nodes().find((n) => n.addr === victimAddr)!;
-      await waitFor(async () => {
-        try {
-          const got = await client.retrieve(owner, 0, { via: record });
-          return got.items.some((i) => i.hash === stored.hash && toHex(i.data) === toHex(data));
-        } catch {
-          return false;
-        }
-      }, { timeoutMs: 60_000, intervalMs: 500, what: "the restarted node to serve the item" });
+      const got = await client.retrieve(owner, 0, { via: record });
+      assertEquals(got.items.map((i) => i.hash), [stored.hash]);
+      assertEquals(got.items[0]!.data, data);
+      // And at least W = 3 members hold it.
+      let holders = 0;
+      for (const n of nodes()) {
+        const r = await client.retrieve(owner, 0, { via: n });
+        if (r.items.some((i) => i.hash === stored.hash)) holders++;
+      }
+      assert(holders >= 3, `${holders} members hold the item`);
     });
   },
 );

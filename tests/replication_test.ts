@@ -293,6 +293,49 @@ Deno.test("a delete missed while down is applied by anti-entropy and not undone"
   });
 });
 
+Deno.test("a shortened expiry missed while down does not bring the item back", async () => {
+  await withNet(3, async (nodes, net) => {
+    const [a, b, c] = nodes as [TestNode, TestNode, TestNode];
+    const owner = await generateSigningKeyPair();
+    const key = swarmKeyOf(owner.publicKey);
+    const data = text("disappearing");
+    const hash = itemHash(key, 0, data);
+    assertEquals((await storeVia(a, key, data)).ok, true);
+    await waitFor(async () => await c.store.has(hash));
+    await c.stop();
+    const ts = Date.now();
+    const expiry = ts + 2_000;
+    const req = { method: "expire" as const, hashes: [hash], expiry };
+    const sig = await sign(
+      owner,
+      storageSigningBytes("expire", { key, ns: 0, ts, extra: signingExtra(req) }),
+    );
+    const answer = decodeFrame(
+      await a.rpc.handle(encodeFrame({
+        method: "expire",
+        key: toHex(key),
+        ns: 0,
+        hashes: [toHex(hash)],
+        expiry,
+        pubkey: toHex(owner.publicKey),
+        ts,
+        sig: toHex(sig),
+      })),
+    ).header;
+    assertEquals(answer, { ok: true, updated: 1 });
+    await waitFor(() => Promise.resolve(Date.now() > expiry));
+    await a.store.purgeExpired(Date.now());
+    await b.store.purgeExpired(Date.now());
+    await c.restart();
+    assertEquals(await c.store.has(hash), true);
+    const recordOf = (n: TestNode) => net.records.find((r) => r.id === n.id)!;
+    await b.antiEntropy.syncWith(recordOf(c));
+    assertEquals(await b.store.has(hash), false);
+    assertEquals((await c.antiEntropy.syncWith(recordOf(a))).deleted, 1);
+    assertEquals(await c.store.has(hash), false);
+  });
+});
+
 Deno.test("replication refuses unknown nodes and bad items", async () => {
   await withNet(2, async (nodes, net) => {
     const [a] = nodes as [TestNode];

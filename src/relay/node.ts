@@ -71,7 +71,7 @@ export class RelayNode {
   #replicator: Replicator;
   #rpc: { close(): void };
   #peers: PeerClient;
-  #purgeTimer: number;
+  #purgeTimer: ReturnType<typeof setInterval>;
   #log: Logger;
   #stopping: Promise<void> | undefined;
 
@@ -88,7 +88,7 @@ export class RelayNode {
     replicator: Replicator;
     rpc: { close(): void };
     peers: PeerClient;
-    purgeTimer: number;
+    purgeTimer: ReturnType<typeof setInterval>;
     log: Logger;
   }) {
     this.identity = parts.identity;
@@ -125,7 +125,7 @@ export class RelayNode {
     const view = swarmViewOf(identity.id, () => directory.liveNodes(), {
       subscribe: (listener) => directory.onChange(listener),
     });
-    const replicator = new Replicator({ peers, log: log.child("replicate") });
+    const replicator = new Replicator({ selfId: identity.id, peers, log: log.child("replicate") });
     const rpc = createStorageRpc({ store, view, replicator, log: log.child("rpc") });
     const remoteOf = new WeakMap<Request, string>();
     const app = relayApp({

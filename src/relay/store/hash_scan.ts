@@ -106,8 +106,9 @@ export async function scanHashes(
 }
 
 /**
- * The tombstones (hashes of deleted items, until their expiry) that start
- * with one of `prefixes`, at most `limit`.
+ * The tombstones (hashes of deleted or shortened items, until their old
+ * expiry) that start with one of `prefixes`, at most `limit`. A tombstone
+ * of an item still live here (its expiry was shortened) is left out.
  */
 export async function scanTombstones(
   db: Kysely<RelayDb>,
@@ -120,7 +121,14 @@ export async function scanTombstones(
     if (out.length >= options.limit) break;
     let q = db.selectFrom("deleted").select("hash")
       .where("expiry", ">", options.now)
-      .where("hash", ">=", new Uint8Array([prefix]));
+      .where("hash", ">=", new Uint8Array([prefix]))
+      .where(({ not, exists, selectFrom }) =>
+        not(exists(
+          selectFrom("items").select("seq")
+            .whereRef("items.hash", "=", "deleted.hash")
+            .where("items.expiry", ">", options.now),
+        ))
+      );
     if (prefix < 255) q = q.where("hash", "<", new Uint8Array([prefix + 1]));
     const rows = await q.orderBy("hash").limit(options.limit - out.length).execute();
     for (const row of rows) out.push(bytesOf(row.hash));

@@ -317,6 +317,22 @@ export class MessageStore {
     let updated = 0;
     await this.#db.transaction().execute(async (tx) => {
       for (const part of chunks(hashes, IN_CHUNK)) {
+        // A shortened item is tombstoned until its old expiry: once it
+        // expires here, a member that missed the change cannot bring it back.
+        const shortened = await tx.selectFrom("items").select(["hash", "expiry"])
+          .where("hash", "in", part).where("key", "=", key).where("ns", "=", ns)
+          .where("expiry", ">", now).where("expiry", ">", expiry)
+          .execute();
+        if (shortened.length > 0) {
+          await tx.insertInto("deleted")
+            .values(shortened.map((r) => ({ hash: bytesOf(r.hash), expiry: Number(r.expiry) })))
+            .onConflict((oc) =>
+              oc.column("hash").doUpdateSet({
+                expiry: sql<number>`max(deleted.expiry, excluded.expiry)`,
+              })
+            )
+            .execute();
+        }
         const res = await tx.updateTable("items").set({ expiry })
           .where("hash", "in", part).where("key", "=", key).where("ns", "=", ns)
           .where("expiry", ">", now)

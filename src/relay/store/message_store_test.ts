@@ -125,8 +125,20 @@ Deno.test("expire sets the expiry of live items", async () => {
     await store.put([a, b]);
     assertEquals(await store.expire(key, 1, [a.hash], T0 + 5_000), 1);
     assertEquals(await store.expire(key, 3, [b.hash], T0 + 5_000), 0);
+    // Shortened but still live: not listed as deleted.
+    assertEquals(await store.deletedIn([a.hash[0]!], 10), []);
     clock.now = T0 + 5_000;
     assertEquals((await store.retrieve(key, 1)).items.map((i) => i.data), [text("b")]);
+    await store.purgeExpired(clock.now);
+    // Until its old expiry, a peer that missed the change cannot bring it back.
+    assertEquals((await store.deletedIn([a.hash[0]!], 10)).map(toHex), [toHex(a.hash)]);
+    assertEquals((await store.put([a]))[0]!.already, true);
+    assertEquals((await store.retrieve(key, 1)).items.length, 1);
+    assertEquals(await store.missing([a.hash]), []);
+    // Extending leaves no tombstone.
+    assertEquals(await store.expire(key, 1, [b.hash], T0 + 100_000), 1);
+    const listed = (await store.deletedIn([b.hash[0]!], 10)).map(toHex);
+    assertEquals(listed.includes(toHex(b.hash)), false);
   });
 });
 

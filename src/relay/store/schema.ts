@@ -4,9 +4,9 @@
  * the expiry. No sender, no client address, no time of arrival (the local
  * arrival order is an autoincrement counter, not a time).
  *
- * `deleted` remembers the hashes of items deleted by their owner until the
- * item would have expired, so that replication and anti-entropy do not
- * bring a deleted item back.
+ * `deleted` remembers the hashes of items deleted by their owner, or whose
+ * expiry the owner shortened, until their old expiry, so that replication
+ * and anti-entropy do not bring them back (PROTOCOL §5, §6).
  * @module
  */
 import { type Generated, type Kysely, sql } from "kysely";
@@ -28,7 +28,7 @@ export interface ItemsTable {
   data: Uint8Array;
 }
 
-/** A tombstone: the hash of a deleted item, kept until the item's expiry. */
+/** A tombstone: the hash of a deleted or shortened item, kept until its old expiry. */
 export interface DeletedTable {
   /** Item hash, 32 bytes. */
   hash: Uint8Array;
