@@ -16,7 +16,7 @@ import { sign, verify } from "../shared/crypto/sign.ts";
 import { HearthError, isErrorCode } from "../shared/errors.ts";
 import { SIGNATURE_WINDOW_MS } from "../shared/codec/limits.ts";
 import type { NodeIdentity } from "./directory/record_types.ts";
-import { readLimited } from "../shared/onion/read_limited.ts";
+import { readLimited } from "../shared/codec/read_limited.ts";
 
 /** Options of one peer request. */
 export interface PeerRequestOptions {

@@ -10,7 +10,7 @@ import { decodeFrame, encodeFrame, type Frame } from "../../shared/codec/frame.t
 import { errorFromJson, isErrorHeader } from "../../shared/codec/error_frame.ts";
 import { HearthError } from "../../shared/errors.ts";
 import { buildOnionPacket, type OpenedResponse } from "../../shared/onion/build.ts";
-import { readLimited } from "../../shared/onion/read_limited.ts";
+import { readLimited } from "../../shared/codec/read_limited.ts";
 
 /** A node of a path: the fields of its node record the client needs. */
 export interface OnionPathNode {

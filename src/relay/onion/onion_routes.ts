@@ -11,7 +11,7 @@ import { encodeErrorFrame } from "../../shared/codec/error_frame.ts";
 import { HearthError } from "../../shared/errors.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { LayerKeys } from "../../shared/onion/layer_keys.ts";
-import { readLimited } from "../../shared/onion/read_limited.ts";
+import { readLimited } from "../../shared/codec/read_limited.ts";
 import type { NodeIdentity } from "../directory/record_types.ts";
 import { readBody } from "../rpc/body.ts";
 import {

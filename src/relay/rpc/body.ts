@@ -4,6 +4,7 @@
  * is refused without buffering it.
  * @module
  */
+import { readLimited } from "../../shared/codec/read_limited.ts";
 import { HearthError } from "../../shared/errors.ts";
 
 /**
@@ -19,33 +20,12 @@ export async function readBody(request: Request, maxBytes: number): Promise<Uint
     }
     if (n > maxBytes) throw new HearthError("too_large", "Body is too large");
   }
-  if (!request.body) return new Uint8Array(0);
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
   try {
-    while (true) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.length;
-      if (total > maxBytes) {
-        await reader.cancel().catch(() => {});
-        throw new HearthError("too_large", "Body is too large");
-      }
-      chunks.push(value);
-    }
+    return await readLimited(request, maxBytes);
   } catch (err) {
-    if (err instanceof HearthError) throw err;
+    if (err instanceof RangeError) throw new HearthError("too_large", "Body is too large");
     throw new HearthError("bad_request", "Body could not be read");
   }
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
 }
 
 /**

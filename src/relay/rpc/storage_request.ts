@@ -4,8 +4,6 @@
  * checked, so the logic that runs the request never touches raw input.
  * @module
  */
-import { concatBytes, u64, utf8 } from "../../shared/crypto/bytes.ts";
-import { labeledHash, sha256 } from "../../shared/crypto/hash.ts";
 import { decodeFrame } from "../../shared/codec/frame.ts";
 import { arr, hexField, int, optInt } from "../../shared/codec/fields.ts";
 import { MAX_ITEM_BYTES, MAX_LONG_POLL_MS } from "../../shared/codec/limits.ts";
@@ -16,7 +14,6 @@ import {
   isValidTtl,
   MAX_HASHES_PER_REQUEST,
   MAX_RETRIEVE_BYTES,
-  ns16,
 } from "../store/item.ts";
 
 /** The owner's signature on a request. */
@@ -25,7 +22,7 @@ export interface OwnerAuth {
   pubkey: Uint8Array;
   /** When the owner signed, ms since the epoch. */
   ts: number;
-  /** Ed25519 signature over {@link storageSigningBytes}. */
+  /** Ed25519 signature over `storageSigningBytes` (src/shared/storage/signing.ts). */
   sig: Uint8Array;
 }
 
@@ -140,48 +137,4 @@ function hashList(header: Header): Uint8Array[] {
   const list = arr(header, "hashes", MAX_HASHES_PER_REQUEST);
   if (list.length === 0) throw new HearthError("bad_request", "Field hashes is empty");
   return list.map((h) => hexField({ hashes: h }, "hashes", 32));
-}
-
-/**
- * The bytes an owner signs: H("hearth/storage/v1", utf8(method), K,
- * ns16(ns), u64(ts), extra).
- * @param method the storage method
- * @param fields the swarm key, namespace, timestamp and the method's extra bytes
- */
-export function storageSigningBytes(
-  method: string,
-  fields: { key: Uint8Array; ns: number; ts: number; extra: Uint8Array },
-): Uint8Array {
-  return labeledHash(
-    "hearth/storage/v1",
-    utf8(method),
-    fields.key,
-    ns16(fields.ns),
-    u64(fields.ts),
-    fields.extra,
-  );
-}
-
-/**
- * The method-specific part of the signed bytes: SHA-256(data) for store,
- * nothing for retrieve, the hashes for delete, u64(expiry) and the hashes
- * for expire.
- */
-export function signingExtra(
-  request:
-    | { method: "store"; data: Uint8Array }
-    | { method: "retrieve" }
-    | { method: "delete"; hashes: readonly Uint8Array[] }
-    | { method: "expire"; hashes: readonly Uint8Array[]; expiry: number },
-): Uint8Array {
-  switch (request.method) {
-    case "store":
-      return sha256(request.data);
-    case "retrieve":
-      return new Uint8Array(0);
-    case "delete":
-      return concatBytes(...request.hashes);
-    case "expire":
-      return concatBytes(u64(request.expiry), ...request.hashes);
-  }
 }

@@ -15,13 +15,8 @@ import { itemHash, maxTtl, namespaceClass, type StoredItem } from "../store/item
 import type { MessageStore } from "../store/message_store.ts";
 import { swarmKeyOf, writeQuorum } from "../swarm/swarm_map.ts";
 import type { SwarmView } from "../swarm/swarm_view.ts";
-import {
-  type OwnerAuth,
-  parseStorageRequest,
-  signingExtra,
-  type StorageRequest,
-  storageSigningBytes,
-} from "./storage_request.ts";
+import { storageSigningBytes } from "../../shared/storage/signing.ts";
+import { type OwnerAuth, parseStorageRequest, type StorageRequest } from "./storage_request.ts";
 
 /** A per-key quota, per namespace class. */
 export interface StorageQuota {
@@ -93,12 +88,7 @@ export function createStorageRpc(deps: StorageRpcDeps): StorageRpc {
   }
 
   function signedBytes(req: Exclude<StorageRequest, { method: "swarm" }>, ts: number) {
-    return storageSigningBytes(req.method, {
-      key: req.key,
-      ns: req.ns,
-      ts,
-      extra: signingExtra(req),
-    });
+    return storageSigningBytes(req.key, req.ns, ts, req);
   }
 
   async function runStore(req: Req<"store">): Promise<Uint8Array> {

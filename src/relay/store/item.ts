@@ -4,12 +4,15 @@
  * @module
  */
 import { labeledHash } from "../../shared/crypto/hash.ts";
+import { ns16 } from "../../shared/storage/signing.ts";
 import {
   MAX_INBOX_TTL_MS,
   MAX_OWNER_TTL_MS,
   MIN_TTL_MS,
   SIGNATURE_WINDOW_MS,
 } from "../../shared/codec/limits.ts";
+
+export { ns16 };
 
 /** Smallest namespace number (a signed 16-bit integer). */
 export const MIN_NAMESPACE: number = -32_768;
@@ -38,17 +41,6 @@ export interface StoredItem {
   data: Uint8Array;
   /** The item hash, {@link itemHash} of key, ns and data. */
   hash: Uint8Array;
-}
-
-/**
- * Encode a namespace as 2 bytes, two's complement, big-endian.
- * @throws {RangeError} when `ns` is not an integer in −32768…32767
- */
-export function ns16(ns: number): Uint8Array {
-  if (!isNamespace(ns)) throw new RangeError("Namespace must be a 16-bit signed integer");
-  const out = new Uint8Array(2);
-  new DataView(out.buffer).setInt16(0, ns);
-  return out;
 }
 
 /** Whether `ns` is an integer in −32768…32767. */

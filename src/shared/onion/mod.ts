@@ -6,4 +6,3 @@
 export * from "./layer_keys.ts";
 export * from "./routing.ts";
 export * from "./build.ts";
-export * from "./read_limited.ts";

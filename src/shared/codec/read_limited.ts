@@ -1,15 +1,19 @@
 /**
- * Read an HTTP answer's body with its size bounded: Content-Length first,
- * then the bytes actually read, so an oversized answer is never buffered.
+ * Read an HTTP body (a request's or an answer's) with its size bounded:
+ * Content-Length first, then the bytes actually read, so an oversized body
+ * is never buffered.
  * @module
  */
 
 /**
- * Read at most `maxBytes` of a response body.
+ * Read at most `maxBytes` of a request or response body.
  * @throws {RangeError} when the body is larger
  * @throws {TypeError} when the stream fails (e.g. the peer hangs up or a timeout aborts it)
  */
-export async function readLimited(response: Response, maxBytes: number): Promise<Uint8Array> {
+export async function readLimited(
+  response: Request | Response,
+  maxBytes: number,
+): Promise<Uint8Array> {
   const declared = Number(response.headers.get("content-length") ?? "0");
   if (declared > maxBytes) {
     await response.body?.cancel().catch(() => {});
