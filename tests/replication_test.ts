@@ -20,7 +20,7 @@ import { encodeItemBatch } from "../src/relay/replicate/item_batch.ts";
 import { replicateRoutes } from "../src/relay/replicate/replicate_routes.ts";
 import { Replicator } from "../src/relay/replicate/replicator.ts";
 import { createStorageRpc, type StorageRpc } from "../src/relay/rpc/storage_rpc.ts";
-import { signingExtra, storageSigningBytes } from "../src/relay/rpc/storage_request.ts";
+import { storageSigningBytes } from "../src/shared/storage/signing.ts";
 import { itemHash } from "../src/relay/store/item.ts";
 import { MessageStore } from "../src/relay/store/message_store.ts";
 import { type RelayDb, relayMigrations } from "../src/relay/store/schema.ts";
@@ -266,7 +266,7 @@ Deno.test("a delete missed while down is applied by anti-entropy and not undone"
     const req = { method: "delete" as const, hashes: [hash] };
     const sig = await sign(
       owner,
-      storageSigningBytes("delete", { key, ns: 0, ts, extra: signingExtra(req) }),
+      storageSigningBytes(key, 0, ts, req),
     );
     const answer = decodeFrame(
       await a.rpc.handle(encodeFrame({
@@ -308,7 +308,7 @@ Deno.test("a shortened expiry missed while down does not bring the item back", a
     const req = { method: "expire" as const, hashes: [hash], expiry };
     const sig = await sign(
       owner,
-      storageSigningBytes("expire", { key, ns: 0, ts, extra: signingExtra(req) }),
+      storageSigningBytes(key, 0, ts, req),
     );
     const answer = decodeFrame(
       await a.rpc.handle(encodeFrame({

@@ -1,5 +1,6 @@
 import { assert, assertEquals } from "../../../tests/assert.ts";
-import { concatBytes, randomBytes, toHex, u32 } from "../../shared/crypto/bytes.ts";
+import { concatBytes, randomBytes, toHex, u32, u64, utf8 } from "../../shared/crypto/bytes.ts";
+import { labeledHash, sha256 } from "../../shared/crypto/hash.ts";
 import { generateDhKeyPair } from "../../shared/crypto/dh.ts";
 import { generateSigningKeyPair, sign, type SigningKeyPair } from "../../shared/crypto/sign.ts";
 import { decodeFrame, encodeFrame } from "../../shared/codec/frame.ts";
@@ -14,7 +15,6 @@ import { type RelayDb, relayMigrations } from "../store/schema.ts";
 import { swarmKeyOf } from "../swarm/swarm_map.ts";
 import { swarmViewOf } from "../swarm/swarm_view.ts";
 import { createStorageRpc, type StorageQuota, type StorageRpc } from "./storage_rpc.ts";
-import { signingExtra, storageSigningBytes } from "./storage_request.ts";
 
 const T0 = 1_764_000_000_000;
 
@@ -110,7 +110,24 @@ async function account(): Promise<Account> {
   return { keys, key: swarmKeyOf(keys.publicKey) };
 }
 
-type Signable = Parameters<typeof signingExtra>[0];
+type Signable =
+  | { method: "store"; data: Uint8Array }
+  | { method: "retrieve" }
+  | { method: "delete"; hashes: Uint8Array[] }
+  | { method: "expire"; hashes: Uint8Array[]; expiry: number };
+
+/** The signed bytes, written out from PROTOCOL §5 independently of the code under test. */
+function specSigningBytes(req: Signable, key: Uint8Array, ns: number, ts: number): Uint8Array {
+  const extra = req.method === "store"
+    ? sha256(req.data)
+    : req.method === "retrieve"
+    ? new Uint8Array(0)
+    : req.method === "delete"
+    ? concatBytes(...req.hashes)
+    : concatBytes(u64(req.expiry), ...req.hashes);
+  const ns16 = new Uint8Array([(ns >> 8) & 0xff, ns & 0xff]);
+  return labeledHash("hearth/storage/v1", utf8(req.method), key, ns16, u64(ts), extra);
+}
 
 /** The `pubkey, ts, sig` fields of an owner-signed request. */
 async function ownerFields(
@@ -119,12 +136,7 @@ async function ownerFields(
   options: { ts: number; signer?: SigningKeyPair; key?: Uint8Array },
 ): Promise<Record<string, unknown>> {
   const signer = options.signer ?? who.keys;
-  const bytes = storageSigningBytes(req.method, {
-    key: options.key ?? who.key,
-    ns: req.ns,
-    ts: options.ts,
-    extra: signingExtra(req),
-  });
+  const bytes = specSigningBytes(req, options.key ?? who.key, req.ns, options.ts);
   return {
     pubkey: toHex(signer.publicKey),
     ts: options.ts,
@@ -218,6 +230,10 @@ Deno.test("owner-only namespaces take signed stores only", async () => {
       })),
     };
     assertEquals((await call(retrieveAsMallory)).error, "bad_signature");
+    // A negative namespace is signed as two's complement.
+    const negative = { method: "store" as const, data, ns: -3 };
+    const negFields = await ownerFields(alice, negative, { ts: clock.now });
+    assertEquals((await call({ ...base, ns: -3, ...negFields }, data)).ok, true);
   });
 });
 
