@@ -27,6 +27,7 @@ import {
   type StoredItem,
 } from "./item.ts";
 import { Notifier } from "./notifier.ts";
+import { WriteBatcher } from "./write_batcher.ts";
 import type { RelayDb } from "./schema.ts";
 
 export type { DigestBucket, KeyFilter } from "./hash_scan.ts";
@@ -61,12 +62,6 @@ export interface MessageStoreOptions {
   maxBatchItems?: number;
 }
 
-interface PendingPut {
-  items: StoredItem[];
-  resolve: (results: PutResult[]) => void;
-  reject: (err: unknown) => void;
-}
-
 const IN_CHUNK = 400;
 
 /** The relay's item store over the relay database. */
@@ -75,9 +70,7 @@ export class MessageStore {
   readonly notifier: Notifier;
   #db: Kysely<RelayDb>;
   #clock: () => number;
-  #maxBatch: number;
-  #queue: PendingPut[] = [];
-  #flushing: Promise<void> | undefined;
+  #writes: WriteBatcher<StoredItem, PutResult>;
   #closed = false;
 
   /**
@@ -89,7 +82,9 @@ export class MessageStore {
     this.#db = db;
     this.#clock = options.clock ?? Date.now;
     this.notifier = options.notifier ?? new Notifier();
-    this.#maxBatch = options.maxBatchItems ?? 512;
+    this.#writes = new WriteBatcher((items) => this.#commitAndNotify(items), {
+      maxBatch: options.maxBatchItems,
+    });
   }
 
   /**
@@ -100,43 +95,15 @@ export class MessageStore {
    */
   put(items: StoredItem[]): Promise<PutResult[]> {
     if (this.#closed) return Promise.reject(new HearthError("unavailable", "Store is closed"));
-    if (items.length === 0) return Promise.resolve([]);
-    return new Promise((resolve, reject) => {
-      this.#queue.push({ items, resolve, reject });
-      this.#flushing ??= this.#flushLoop();
-    });
+    return this.#writes.submit(items);
   }
 
-  async #flushLoop(): Promise<void> {
-    // Yield once so that callers in the same tick join the first batch.
-    await Promise.resolve();
-    while (this.#queue.length > 0) {
-      const batch: PendingPut[] = [];
-      let n = 0;
-      while (
-        this.#queue.length > 0 &&
-        (batch.length === 0 || n + this.#queue[0]!.items.length <= this.#maxBatch)
-      ) {
-        const next = this.#queue.shift()!;
-        batch.push(next);
-        n += next.items.length;
-      }
-      const all = batch.flatMap((p) => p.items);
-      try {
-        const results = await this.#commit(all);
-        let i = 0;
-        for (const p of batch) {
-          p.resolve(results.slice(i, i + p.items.length));
-          i += p.items.length;
-        }
-        results.forEach((r, j) => {
-          if (!r.already) this.notifier.notify(all[j]!.key, all[j]!.ns);
-        });
-      } catch (err) {
-        for (const p of batch) p.reject(err);
-      }
-    }
-    this.#flushing = undefined;
+  async #commitAndNotify(items: StoredItem[]): Promise<PutResult[]> {
+    const results = await this.#commit(items);
+    results.forEach((r, i) => {
+      if (!r.already) this.notifier.notify(items[i]!.key, items[i]!.ns);
+    });
+    return results;
   }
 
   async #commit(items: StoredItem[]): Promise<PutResult[]> {
@@ -445,7 +412,7 @@ export class MessageStore {
   /** Refuse new writes and wait for queued ones to commit. Does not close the database. */
   async close(): Promise<void> {
     this.#closed = true;
-    await this.#flushing;
+    await this.#writes.idle();
   }
 }
 
