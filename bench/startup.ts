@@ -1,0 +1,141 @@
+/**
+ * Start-up time of a node: from spawning `main.ts` to the first successful
+ * `GET /v1/info`, polled every few milliseconds. The first start of a data
+ * folder solves the proof of work; later starts load the saved identity.
+ * The start of a bare Deno process is measured too, for context.
+ * @module
+ */
+import { freePort } from "../tools/devnet_lib.ts";
+import { median, round } from "./stats.ts";
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const POLL_MS = 5;
+const START_TIMEOUT_MS = 60_000;
+
+/** Result of {@link measureStartup}. */
+export interface StartupResult {
+  /** `deno eval "0"`: spawn to exit, ms, each run. */
+  denoEvalMs: number[];
+  /** Median of {@link denoEvalMs}. */
+  denoEvalMedianMs: number;
+  /** Proof-of-work bits of the first start. */
+  firstStartPowBits: number;
+  /** First start of a fresh data folder (identity and proof of work created), ms. */
+  firstStartMs: number;
+  /** Later starts of the same folder (identity loaded), ms, each run. */
+  restartMs: number[];
+  /** Median of {@link restartMs}. */
+  restartMedianMs: number;
+}
+
+async function answersInfo(addr: string): Promise<boolean> {
+  try {
+    const res = await fetch(`http://${addr}/v1/info`, { signal: AbortSignal.timeout(1_000) });
+    await res.body?.cancel();
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Start `main.ts` on a free loopback port with no seeds and no helper
+ * relays, time it until `/v1/info` answers, then stop it with SIGTERM.
+ * @param dataDir the node's data folder
+ * @param options.powBits proof-of-work bits
+ * @returns milliseconds from spawn to the first good answer
+ * @throws {Error} when the node exits or does not answer within 60 s
+ */
+export async function timeNodeStart(
+  dataDir: string,
+  options: { powBits: number },
+): Promise<number> {
+  const addr = `127.0.0.1:${freePort()}`;
+  const start = performance.now();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      "--allow-ffi",
+      "--allow-sys",
+      MAIN,
+      "--data-dir",
+      dataDir,
+      "--listen",
+      addr,
+      "--pow-bits",
+      String(options.powBits),
+      "--rate-limit",
+      "off",
+      "--no-local-net",
+      "--log-level",
+      "warn",
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  let exited = false;
+  const status = child.status.finally(() => exited = true);
+  try {
+    while (!(await answersInfo(addr))) {
+      if (exited) throw new Error("Node exited during start-up");
+      if (performance.now() - start > START_TIMEOUT_MS) {
+        throw new Error("Node did not answer within 60 s");
+      }
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+    return performance.now() - start;
+  } finally {
+    if (!exited) child.kill("SIGTERM");
+    await status;
+  }
+}
+
+async function timeDenoEval(): Promise<number> {
+  const start = performance.now();
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "0"],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  if (!out.success) throw new Error("deno eval failed");
+  return performance.now() - start;
+}
+
+/**
+ * Measure the Deno baseline, a first start and several restarts.
+ * @param options.tmpDir where to make the node's temporary data folder
+ * @param options.firstStartPowBits proof-of-work bits (default 20, the flag's default)
+ * @param options.restarts how many restarts to time (default 5)
+ */
+export async function measureStartup(
+  options: { tmpDir?: string; firstStartPowBits?: number; restarts?: number } = {},
+): Promise<StartupResult> {
+  const powBits = options.firstStartPowBits ?? 20;
+  const denoEvalMs: number[] = [];
+  for (let i = 0; i < 5; i++) denoEvalMs.push(round(await timeDenoEval()));
+  const dir = await Deno.makeTempDir({ prefix: "hearth-bench-start-", dir: options.tmpDir });
+  try {
+    const firstStartMs = round(await timeNodeStart(dir, { powBits }));
+    const restartMs: number[] = [];
+    for (let i = 0; i < (options.restarts ?? 5); i++) {
+      restartMs.push(round(await timeNodeStart(dir, { powBits })));
+    }
+    return {
+      denoEvalMs,
+      denoEvalMedianMs: median(denoEvalMs),
+      firstStartPowBits: powBits,
+      firstStartMs,
+      restartMs,
+      restartMedianMs: median(restartMs),
+    };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * Load on a devnet through onion paths: a fixed number of requests in
+ * flight for a fixed time, each a storage RPC sent by the real onion
+ * client (`rpcViaOnion`) to a member of a random key's swarm, through 0
+ * or more relays. Throughput counts the requests that completed inside
+ * the measurement window; latency is each one's send-to-answer time.
+ * @module
+ */
+import { rpcViaOnion } from "../src/client/network/onion_client.ts";
+import { chooseRelays } from "../src/client/network/path_select.ts";
+import { randomBytes, toHex } from "../src/shared/crypto/bytes.ts";
+import { HearthError } from "../src/shared/errors.ts";
+import type { NodeRecord } from "../src/shared/node_record.ts";
+import { swarmFor } from "../src/shared/swarm_map.ts";
+import { percentile, round } from "./stats.ts";
+
+/** The RPC each request runs: a 1-item store, or the cheap `swarm` lookup. */
+export type LoadMethod = "store" | "swarm";
+
+/** How to load the network. */
+export interface LoadOptions {
+  /** The RPC to run (default "store"). */
+  method?: LoadMethod;
+  /** Relays before the destination: 3 for an onion path, 0 for direct. */
+  relays: number;
+  /** Data bytes of each stored item (ignored by `swarm`). */
+  itemBytes: number;
+  /** Requests in flight at all times. */
+  concurrency: number;
+  /** Length of the measurement window, ms. */
+  durationMs: number;
+  /** Load before the window opens, not counted, ms. */
+  warmupMs: number;
+  /** Timeout of one request, ms (default 20,000). */
+  timeoutMs?: number;
+}
+
+/** What one load run measured. */
+export interface LoadResult {
+  method: LoadMethod;
+  /** Nodes on each path: relays plus the destination. */
+  pathNodes: number;
+  itemBytes: number;
+  concurrency: number;
+  /** The measurement window, ms. */
+  windowMs: number;
+  /** Requests that succeeded inside the window. */
+  ok: number;
+  /** Requests that failed inside the window. */
+  failed: number;
+  /** Failures by error code. */
+  errors: Record<string, number>;
+  /** Successful requests per second. */
+  perSec: number;
+  /** Item data stored per second, MB (10^6 bytes); 0 for `swarm`. */
+  mbPerSec: number;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+}
+
+const TTL_MS = 3_600_000;
+
+function oneRequest(nodes: readonly NodeRecord[], options: LoadOptions): Promise<unknown> {
+  // A fresh key each time spreads the load over every swarm and keeps clear of quotas.
+  const key = randomBytes(32);
+  const members = swarmFor(key, nodes);
+  const dest = members[Math.floor(Math.random() * members.length)]!;
+  const relays = options.relays === 0
+    ? []
+    : chooseRelays(nodes, { exclude: [dest.id], count: options.relays });
+  const timeoutMs = options.timeoutMs ?? 20_000;
+  if (options.method === "swarm") {
+    return rpcViaOnion([...relays, dest], { method: "swarm", key: toHex(key) }, { timeoutMs });
+  }
+  return rpcViaOnion(
+    [...relays, dest],
+    { method: "store", key: toHex(key), ns: 0, ttl: TTL_MS },
+    { blob: randomBytes(options.itemBytes), timeoutMs },
+  );
+}
+
+/**
+ * Keep `concurrency` requests in flight through the warm-up and the
+ * window, then wait for the last ones to finish (bounded by their timeout).
+ * @param nodes the live directory of the devnet
+ * @param options path length, item size, concurrency and timing
+ * @returns counts, rates and latency percentiles of the window
+ */
+export async function runLoad(
+  nodes: readonly NodeRecord[],
+  options: LoadOptions,
+): Promise<LoadResult> {
+  const method = options.method ?? "store";
+  const opts = { ...options, method };
+  const windowStart = performance.now() + options.warmupMs;
+  const windowEnd = windowStart + options.durationMs;
+  const latencies: number[] = [];
+  const errors: Record<string, number> = {};
+  let failed = 0;
+
+  async function worker(): Promise<void> {
+    while (performance.now() < windowEnd) {
+      const sent = performance.now();
+      let error: string | undefined;
+      try {
+        await oneRequest(nodes, opts);
+      } catch (err) {
+        error = err instanceof HearthError ? err.code : String(err);
+      }
+      const done = performance.now();
+      if (done < windowStart || done > windowEnd) continue;
+      if (error === undefined) {
+        latencies.push(done - sent);
+      } else {
+        failed++;
+        errors[error] = (errors[error] ?? 0) + 1;
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: options.concurrency }, () => worker()));
+  const perSec = latencies.length / (options.durationMs / 1000);
+  return {
+    method,
+    pathNodes: options.relays + 1,
+    itemBytes: method === "store" ? options.itemBytes : 0,
+    concurrency: options.concurrency,
+    windowMs: options.durationMs,
+    ok: latencies.length,
+    failed,
+    errors,
+    perSec: round(perSec),
+    mbPerSec: method === "store" ? round((perSec * options.itemBytes) / 1e6) : 0,
+    p50Ms: round(percentile(latencies, 50)),
+    p95Ms: round(percentile(latencies, 95)),
+    p99Ms: round(percentile(latencies, 99)),
+  };
+}
