@@ -4,7 +4,7 @@
  * node joins it with --seed; SIGTERM stops cleanly; a restart needs no seed.
  */
 import { assert, assertEquals } from "./assert.ts";
-import { freePort, infoOf, waitFor } from "../tools/devnet_lib.ts";
+import { freePort, infoOf, MAIN_PATH, NODE_PERMISSIONS, waitFor } from "../tools/devnet_lib.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const PERMS = [
@@ -18,7 +18,7 @@ const PERMS = [
 
 async function runOnce(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMS, MAIN, ...args],
+    args: ["run", ...NODE_PERMISSIONS, MAIN_PATH, ...args],
     stdin: "null",
     env: { NO_COLOR: "1" },
   }).output();
@@ -33,7 +33,7 @@ interface Running {
 
 function start(args: string[]): Running {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMS, MAIN, ...args],
+    args: ["run", ...NODE_PERMISSIONS, MAIN_PATH, ...args],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

@@ -3,16 +3,14 @@
  * `POST /v1/onion` with its own keys in the real relay app, a directory
  * they share, and a small RPC at the destination that hashes the blob.
  */
+import { testIdentity } from "./test_identity.ts";
 import { assert, assertEquals, assertRejects } from "./assert.ts";
 import { buf, randomBytes, toHex } from "../src/shared/crypto/bytes.ts";
-import { generateDhKeyPair } from "../src/shared/crypto/dh.ts";
-import { generateSigningKeyPair } from "../src/shared/crypto/sign.ts";
 import { sha256 } from "../src/shared/crypto/hash.ts";
 import { decodeFrame, encodeFrame } from "../src/shared/codec/frame.ts";
 import { HearthError } from "../src/shared/errors.ts";
 import { silentLogger } from "../src/shared/log.ts";
 import { buildOnionPacket } from "../src/shared/onion/build.ts";
-import type { NodeIdentity } from "../src/relay/directory/record_types.ts";
 import { onionRoutes } from "../src/relay/onion/onion_routes.ts";
 import { relayApp } from "../src/relay/rpc/relay_app.ts";
 import { type OnionPathNode, rpcViaOnion } from "../src/client/network/onion_client.ts";
@@ -32,21 +30,11 @@ interface Relay extends OnionPathNode {
   server: Deno.HttpServer<Deno.NetAddr>;
 }
 
-async function makeIdentity(): Promise<NodeIdentity> {
-  const signing = await generateSigningKeyPair();
-  return {
-    id: toHex(signing.publicKey),
-    signing,
-    dh: await generateDhKeyPair(),
-    powNonce: new Uint8Array(8),
-  };
-}
-
 async function startRelay(
   directory: Map<string, { addr: string }>,
   options: { forwardTimeoutMs?: number } = {},
 ): Promise<Relay> {
-  const identity = await makeIdentity();
+  const identity = await testIdentity();
   const app = relayApp({
     routes: [
       onionRoutes({
@@ -108,7 +96,7 @@ Deno.test("onion: an RPC error at the destination comes back as that error", asy
 
 Deno.test("onion: an unknown next hop is a sealed unknown_hop from the hop before it", async () => {
   await withRelays(async (relays) => {
-    const stranger = await makeIdentity();
+    const stranger = await testIdentity();
     const ghost = {
       id: stranger.id,
       x25519: toHex(stranger.dh.publicKey),

@@ -4,10 +4,10 @@
  * libsql file, with its own identity and peer client; all share one list
  * of node records.
  */
+import { testIdentity } from "./test_identity.ts";
 import { Hono } from "hono";
 import { assert, assertEquals } from "./assert.ts";
 import { toHex } from "../src/shared/crypto/bytes.ts";
-import { generateDhKeyPair } from "../src/shared/crypto/dh.ts";
 import { generateSigningKeyPair, sign } from "../src/shared/crypto/sign.ts";
 import { decodeFrame, encodeFrame } from "../src/shared/codec/frame.ts";
 import { type OpenDatabase, openDatabase } from "../src/shared/db/open.ts";
@@ -26,16 +26,6 @@ import { MessageStore } from "../src/relay/store/message_store.ts";
 import { type RelayDb, relayMigrations } from "../src/relay/store/schema.ts";
 import { swarmKeyOf } from "../src/relay/swarm/swarm_map.ts";
 import { swarmViewOf } from "../src/relay/swarm/swarm_view.ts";
-
-async function newIdentity(): Promise<NodeIdentity> {
-  const signing = await generateSigningKeyPair();
-  return {
-    id: toHex(signing.publicKey),
-    signing,
-    dh: await generateDhKeyPair(),
-    powNonce: new Uint8Array(8),
-  };
-}
 
 /** The shared directory of a test network: records, and who listens to changes. */
 class Net {
@@ -83,7 +73,7 @@ class TestNode {
   }
 
   static async start(net: Net): Promise<TestNode> {
-    const node = new TestNode(await newIdentity(), await Deno.makeTempDir(), net);
+    const node = new TestNode(await testIdentity(), await Deno.makeTempDir(), net);
     await node.restart();
     return node;
   }
@@ -346,7 +336,7 @@ Deno.test("replication refuses unknown nodes and bad items", async () => {
       return { key, ns: 0, expiry, data, hash: itemHash(key, 0, data) };
     };
     const body = encodeItemBatch([item(Date.now() + 60_000)]);
-    const stranger = new PeerClient(await newIdentity());
+    const stranger = new PeerClient(await testIdentity());
     const known = new PeerClient(nodes[1]!.identity);
     try {
       const refused = await stranger.request(addr, "/v1/replicate/store", { body, signed: true });

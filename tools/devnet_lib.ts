@@ -5,7 +5,18 @@
  * @module
  */
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
+/** Path of the node's entry point. */
+export const MAIN_PATH = new URL("../main.ts", import.meta.url).pathname;
+
+/** The permissions a node process runs with (as `deno task start`). */
+export const NODE_PERMISSIONS = [
+  "--allow-net",
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-ffi",
+  "--allow-sys",
+];
 
 /** A node process of the devnet. */
 export interface NodeProcess {
@@ -45,13 +56,8 @@ export async function spawnNode(options: SpawnOptions): Promise<NodeProcess> {
   const addr = `127.0.0.1:${options.port}`;
   const args = [
     "run",
-    "--allow-net",
-    "--allow-read",
-    "--allow-write",
-    "--allow-env",
-    "--allow-ffi",
-    "--allow-sys",
-    MAIN,
+    ...NODE_PERMISSIONS,
+    MAIN_PATH,
     "--data-dir",
     options.dataDir,
     "--listen",

@@ -5,6 +5,7 @@
  * by the owner (mode 0600), created at first start.
  * @module
  */
+import { writeFileAtomic } from "../shared/atomic_file.ts";
 import { fromHex, randomBytes, toHex, u32, utf8 } from "../shared/crypto/bytes.ts";
 import { labeledHash, sha256 } from "../shared/crypto/hash.ts";
 import { signingKeyPairFromSeed } from "../shared/crypto/sign.ts";
@@ -123,25 +124,6 @@ function parseKeyFile(text: string): { seed: Uint8Array; dh: Uint8Array; pow: Ui
   }
 }
 
-async function writePrivateFile(path: string, text: string): Promise<void> {
-  const tmp = `${path}.tmp-${toHex(randomBytes(6))}`;
-  // Created 0600 (a umask can only narrow it), so the key is never readable by others.
-  const file = await Deno.open(tmp, { write: true, createNew: true, mode: 0o600 });
-  try {
-    const data = utf8(text);
-    for (let off = 0; off < data.length;) off += await file.write(data.subarray(off));
-    await file.sync();
-  } finally {
-    file.close();
-  }
-  try {
-    await Deno.rename(tmp, path);
-  } catch (err) {
-    await Deno.remove(tmp).catch(() => {});
-    throw err;
-  }
-}
-
 /**
  * Load this node's identity from `node_key.json` in `dataDir`, or create
  * one at first start (file mode 0600). A stored nonce weaker than
@@ -176,7 +158,7 @@ export async function loadOrCreateIdentity(
       x25519Private: toHex(dh.privateKey),
       pow: toHex(pow),
     };
-    await writePrivateFile(path, JSON.stringify(file));
+    await writeFileAtomic(path, JSON.stringify(file));
   }
   return { id: toHex(signing.publicKey), signing, dh, powNonce: pow };
 }

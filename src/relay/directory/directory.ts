@@ -7,6 +7,7 @@
  * no seed.
  * @module
  */
+import { writeFileAtomic } from "../../shared/atomic_file.ts";
 import { MAX_DIRECTORY_RECORDS } from "../../shared/codec/limits.ts";
 import type { Logger } from "../../shared/log.ts";
 import {
@@ -17,7 +18,6 @@ import {
   verifyRecord,
 } from "./record.ts";
 import type { NodeIdentity, NodeRecord } from "./record_types.ts";
-import { randomBytes, toHex, utf8 } from "../../shared/crypto/bytes.ts";
 
 /** Consecutive failures after which a node is dropped. */
 export const MAX_FAILURES = 3;
@@ -334,20 +334,5 @@ async function readDirectoryFile(dataDir: string, log: Logger): Promise<unknown[
 
 /** Write the records atomically: a synced temp file renamed over the old one. */
 async function writeDirectoryFile(dataDir: string, records: NodeRecord[]): Promise<void> {
-  const path = `${dataDir}/${DIRECTORY_FILE}`;
-  const tmp = `${path}.tmp-${toHex(randomBytes(6))}`;
-  const file = await Deno.open(tmp, { write: true, createNew: true, mode: 0o600 });
-  try {
-    const data = utf8(JSON.stringify({ version: 1, records }));
-    for (let off = 0; off < data.length;) off += await file.write(data.subarray(off));
-    await file.sync();
-  } finally {
-    file.close();
-  }
-  try {
-    await Deno.rename(tmp, path);
-  } catch (err) {
-    await Deno.remove(tmp).catch(() => {});
-    throw err;
-  }
+  await writeFileAtomic(`${dataDir}/${DIRECTORY_FILE}`, JSON.stringify({ version: 1, records }));
 }

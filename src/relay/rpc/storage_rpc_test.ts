@@ -1,7 +1,7 @@
+import { testIdentity } from "../../../tests/test_identity.ts";
 import { assert, assertEquals } from "../../../tests/assert.ts";
 import { concatBytes, randomBytes, toHex, u32, u64, utf8 } from "../../shared/crypto/bytes.ts";
 import { labeledHash, sha256 } from "../../shared/crypto/hash.ts";
-import { generateDhKeyPair } from "../../shared/crypto/dh.ts";
 import { generateSigningKeyPair, sign, type SigningKeyPair } from "../../shared/crypto/sign.ts";
 import { decodeFrame, encodeFrame } from "../../shared/codec/frame.ts";
 import { openDatabase } from "../../shared/db/open.ts";
@@ -17,16 +17,6 @@ import { swarmViewOf } from "../swarm/swarm_view.ts";
 import { createStorageRpc, type StorageQuota, type StorageRpc } from "./storage_rpc.ts";
 
 const T0 = 1_764_000_000_000;
-
-async function identity(): Promise<NodeIdentity> {
-  const signing = await generateSigningKeyPair();
-  return {
-    id: toHex(signing.publicKey),
-    signing,
-    dh: await generateDhKeyPair(),
-    powNonce: new Uint8Array(8),
-  };
-}
 
 function recordOf(id: NodeIdentity, addr: string): NodeRecord {
   return {
@@ -57,8 +47,8 @@ async function withRpc(
   const clock = { now: T0 };
   const db = await openDatabase<RelayDb>(`${dir}/relay.db`, relayMigrations);
   const store = new MessageStore(db.db, { clock: () => clock.now });
-  const self = await identity();
-  const other = await identity();
+  const self = await testIdentity();
+  const other = await testIdentity();
   let deadAddr = "127.0.0.1:9";
   if (options.deadPeer) {
     const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });

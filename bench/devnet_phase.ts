@@ -1,0 +1,155 @@
+/**
+ * The measurements that need a live network: a devnet of real node
+ * processes on loopback, their idle memory, and load through onion paths
+ * (3 relays + destination) against the same RPC with no relays.
+ * @module
+ */
+import { type Devnet, startDevnet } from "../tools/devnet_lib.ts";
+import type { NodeRecord } from "../src/shared/node_record.ts";
+import { pidOfDataDir, rssMiB } from "./process_metrics.ts";
+import { type LoadOptions, type LoadResult, runLoad } from "./store_load.ts";
+import { median, round } from "./stats.ts";
+
+/** Memory of every node of the devnet at one moment. */
+export interface DevnetMemory {
+  /** RSS of each node, MiB, in devnet order. */
+  rssMiB: number[];
+  medianMiB: number;
+  maxMiB: number;
+}
+
+/** One named load run. */
+export interface NamedLoad extends LoadResult {
+  /** e.g. "store 1 KiB, 3 relays". */
+  name: string;
+}
+
+/** Result of {@link runDevnetPhase}. */
+export interface DevnetResult {
+  nodes: number;
+  powBits: number;
+  gossipIntervalMs: number;
+  /** From the first spawn until every node knows every other, ms. */
+  startAndConvergeMs: number;
+  /** How long the devnet sat idle before the memory reading, ms. */
+  idleMs: number;
+  idleMemory: DevnetMemory;
+  loads: NamedLoad[];
+  /** Memory right after the last load. */
+  afterLoadMemory: DevnetMemory;
+}
+
+/** Options of {@link runDevnetPhase}. */
+export interface DevnetPhaseOptions {
+  /** Where the nodes' data folders go (removed by the caller). */
+  baseDir: string;
+  /** Node processes (default 7). */
+  nodes?: number;
+  /** Idle time before the memory reading, ms (default 5,000). */
+  idleMs?: number;
+  /** Concurrency of the throughput runs (default 16). */
+  concurrency?: number;
+  /** Window of the 1 KiB throughput runs, ms (default 10,000). */
+  smallWindowMs?: number;
+  /** Window of the 64 KiB throughput runs, ms (default 6,000). */
+  largeWindowMs?: number;
+  /** Called with each load's name as it starts. */
+  onProgress?: (step: string) => void;
+  /** Receives the devnet as soon as it exists, so the caller can stop it on abort. */
+  onDevnet?: (devnet: Devnet) => void;
+}
+
+const POW_BITS = 8;
+const GOSSIP_INTERVAL_MS = 500;
+
+async function memoryOf(devnet: Devnet): Promise<DevnetMemory> {
+  const rss: number[] = [];
+  for (const node of devnet.nodes) {
+    const pid = await pidOfDataDir(node.dataDir);
+    const value = pid === undefined ? undefined : await rssMiB(pid);
+    if (value === undefined) throw new Error("Could not read a node's memory from /proc");
+    rss.push(round(value));
+  }
+  return { rssMiB: rss, medianMiB: round(median(rss)), maxMiB: Math.max(...rss) };
+}
+
+async function directoryOf(addr: string): Promise<NodeRecord[]> {
+  const res = await fetch(`http://${addr}/v1/directory`);
+  if (!res.ok) throw new Error(`Directory request failed with ${res.status}`);
+  return ((await res.json()) as { records: NodeRecord[] }).records;
+}
+
+/**
+ * Start the devnet, let it idle, read its memory, run the loads, read its
+ * memory again, and stop it.
+ * @param options base folder, sizes and durations
+ * @throws {Error} when the devnet does not start or converge
+ */
+export async function runDevnetPhase(options: DevnetPhaseOptions): Promise<DevnetResult> {
+  const count = options.nodes ?? 7;
+  const idleMs = options.idleMs ?? 5_000;
+  const concurrency = options.concurrency ?? 16;
+  const progress = options.onProgress ?? (() => {});
+  const started = performance.now();
+  progress(`starting ${count} node processes`);
+  const devnet = await startDevnet(count, {
+    baseDir: options.baseDir,
+    powBits: POW_BITS,
+    gossipIntervalMs: GOSSIP_INTERVAL_MS,
+  });
+  options.onDevnet?.(devnet);
+  try {
+    await devnet.converge(count, 60_000);
+    const startAndConvergeMs = round(performance.now() - started);
+    progress(`idle ${idleMs / 1000} s, then memory`);
+    await new Promise((r) => setTimeout(r, idleMs));
+    const idleMemory = await memoryOf(devnet);
+
+    const nodes = await directoryOf(devnet.nodes[0]!.addr);
+    if (nodes.length !== count) throw new Error("The directory does not list every node");
+    const plan: { name: string; options: LoadOptions }[] = [];
+    const latencyRun = { concurrency: 1, durationMs: 2_000, warmupMs: 500, itemBytes: 1_024 };
+    for (const [relays, label] of [[0, "direct"], [3, "3 relays"]] as const) {
+      plan.push({
+        name: `swarm lookup, 1 in flight, ${label}`,
+        options: { ...latencyRun, method: "swarm", relays },
+      });
+    }
+    for (const [relays, label] of [[0, "direct"], [3, "3 relays"]] as const) {
+      plan.push({
+        name: `store 1 KiB, 1 in flight, ${label}`,
+        options: { ...latencyRun, relays },
+      });
+    }
+    const sizes = [
+      [1_024, "1 KiB", options.smallWindowMs ?? 10_000],
+      [65_536, "64 KiB", options.largeWindowMs ?? 6_000],
+    ] as const;
+    for (const [itemBytes, size, durationMs] of sizes) {
+      for (const [relays, label] of [[3, "3 relays"], [0, "direct"]] as const) {
+        plan.push({
+          name: `store ${size}, ${concurrency} in flight, ${label}`,
+          options: { relays, itemBytes, concurrency, durationMs, warmupMs: 1_000 },
+        });
+      }
+    }
+    const loads: NamedLoad[] = [];
+    for (const step of plan) {
+      progress(step.name);
+      loads.push({ name: step.name, ...(await runLoad(nodes, step.options)) });
+    }
+    const afterLoadMemory = await memoryOf(devnet);
+    return {
+      nodes: count,
+      powBits: POW_BITS,
+      gossipIntervalMs: GOSSIP_INTERVAL_MS,
+      startAndConvergeMs,
+      idleMs,
+      idleMemory,
+      loads,
+      afterLoadMemory,
+    };
+  } finally {
+    await devnet.stop();
+  }
+}
