@@ -6,16 +6,6 @@
 import { assert, assertEquals } from "./assert.ts";
 import { freePort, infoOf, MAIN_PATH, NODE_PERMISSIONS, waitFor } from "../tools/devnet_lib.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
-const PERMS = [
-  "--allow-net",
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  "--allow-ffi",
-  "--allow-sys",
-];
-
 async function runOnce(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", ...NODE_PERMISSIONS, MAIN_PATH, ...args],
