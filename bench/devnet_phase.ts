@@ -6,8 +6,8 @@
  */
 import { type Devnet, startDevnet } from "../tools/devnet_lib.ts";
 import type { NodeRecord } from "../src/shared/node_record.ts";
-import { pidOfDataDir, rssMiB } from "./process_metrics.ts";
-import { type LoadOptions, type LoadResult, runLoad } from "./store_load.ts";
+import { cpuMs, type MachineCpu, machineCpu, pidOfDataDir, rssMiB } from "./process_metrics.ts";
+import { type CpuReading, type LoadOptions, type LoadResult, runLoad } from "./store_load.ts";
 import { median, round } from "./stats.ts";
 
 /** Memory of every node of the devnet at one moment. */
@@ -37,6 +37,8 @@ export interface DevnetResult {
   loads: NamedLoad[];
   /** Memory right after the last load. */
   afterLoadMemory: DevnetMemory;
+  /** Memory after the load and another idle period of `idleMs`. */
+  afterLoadIdleMemory: DevnetMemory;
 }
 
 /** Options of {@link runDevnetPhase}. */
@@ -62,11 +64,36 @@ export interface DevnetPhaseOptions {
 const POW_BITS = 8;
 const GOSSIP_INTERVAL_MS = 500;
 
-async function memoryOf(devnet: Devnet): Promise<DevnetMemory> {
-  const rss: number[] = [];
+async function pidsOf(devnet: Devnet): Promise<number[]> {
+  const pids: number[] = [];
   for (const node of devnet.nodes) {
     const pid = await pidOfDataDir(node.dataDir);
-    const value = pid === undefined ? undefined : await rssMiB(pid);
+    if (pid === undefined) throw new Error("Could not find a node's process in /proc");
+    pids.push(pid);
+  }
+  return pids;
+}
+
+async function cpuOf(pids: readonly number[]): Promise<CpuReading> {
+  const [client, machine, ...nodes] = await Promise.all([
+    cpuMs(Deno.pid),
+    machineCpu(),
+    ...pids.map(cpuMs),
+  ]);
+  if (client === undefined || machine === undefined || nodes.some((n) => n === undefined)) {
+    throw new Error("Could not read CPU times from /proc");
+  }
+  return {
+    client: client as number,
+    machine: machine as MachineCpu,
+    nodes: (nodes as number[]).reduce((a, b) => a + b, 0),
+  };
+}
+
+async function memoryOf(pids: readonly number[]): Promise<DevnetMemory> {
+  const rss: number[] = [];
+  for (const pid of pids) {
+    const value = await rssMiB(pid);
     if (value === undefined) throw new Error("Could not read a node's memory from /proc");
     rss.push(round(value));
   }
@@ -103,7 +130,8 @@ export async function runDevnetPhase(options: DevnetPhaseOptions): Promise<Devne
     const startAndConvergeMs = round(performance.now() - started);
     progress(`idle ${idleMs / 1000} s, then memory`);
     await new Promise((r) => setTimeout(r, idleMs));
-    const idleMemory = await memoryOf(devnet);
+    const pids = await pidsOf(devnet);
+    const idleMemory = await memoryOf(pids);
 
     const nodes = await directoryOf(devnet.nodes[0]!.addr);
     if (nodes.length !== count) throw new Error("The directory does not list every node");
@@ -136,9 +164,13 @@ export async function runDevnetPhase(options: DevnetPhaseOptions): Promise<Devne
     const loads: NamedLoad[] = [];
     for (const step of plan) {
       progress(step.name);
-      loads.push({ name: step.name, ...(await runLoad(nodes, step.options)) });
+      const result = await runLoad(nodes, { ...step.options, cpu: () => cpuOf(pids) });
+      loads.push({ name: step.name, ...result });
     }
-    const afterLoadMemory = await memoryOf(devnet);
+    const afterLoadMemory = await memoryOf(pids);
+    progress(`idle ${idleMs / 1000} s, then memory`);
+    await new Promise((r) => setTimeout(r, idleMs));
+    const afterLoadIdleMemory = await memoryOf(pids);
     return {
       nodes: count,
       powBits: POW_BITS,
@@ -148,6 +180,7 @@ export async function runDevnetPhase(options: DevnetPhaseOptions): Promise<Devne
       idleMemory,
       loads,
       afterLoadMemory,
+      afterLoadIdleMemory,
     };
   } finally {
     await devnet.stop();

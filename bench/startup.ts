@@ -6,6 +6,7 @@
  * @module
  */
 import { freePort } from "../tools/devnet_lib.ts";
+import { rssMiB } from "./process_metrics.ts";
 import { median, round } from "./stats.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -18,10 +19,14 @@ export interface StartupResult {
   denoEvalMs: number[];
   /** Median of {@link denoEvalMs}. */
   denoEvalMedianMs: number;
+  /** RSS of a bare Deno process idling in a timer, MiB: the runtime's own floor. */
+  denoIdleRssMiB: number;
   /** Proof-of-work bits of the first start. */
   firstStartPowBits: number;
-  /** First start of a fresh data folder (identity and proof of work created), ms. */
-  firstStartMs: number;
+  /** First starts of fresh data folders (identity and proof of work created), ms, each run. */
+  firstStartMs: number[];
+  /** Median of {@link firstStartMs}; the proof of work's time varies a lot from key to key. */
+  firstStartMedianMs: number;
   /** Later starts of the same folder (identity loaded), ms, each run. */
   restartMs: number[];
   /** Median of {@link restartMs}. */
@@ -108,30 +113,60 @@ async function timeDenoEval(): Promise<number> {
   return performance.now() - start;
 }
 
+async function bareDenoRss(): Promise<number> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", "await new Promise((r) => setTimeout(r, 30_000))"],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    await new Promise((r) => setTimeout(r, 1_500));
+    const rss = await rssMiB(child.pid);
+    if (rss === undefined) throw new Error("Could not read the bare Deno process's memory");
+    return rss;
+  } finally {
+    child.kill("SIGTERM");
+    await child.status;
+  }
+}
+
 /**
  * Measure the Deno baseline, a first start and several restarts.
  * @param options.tmpDir where to make the node's temporary data folder
  * @param options.firstStartPowBits proof-of-work bits (default 20, the flag's default)
- * @param options.restarts how many restarts to time (default 5)
+ * @param options.firstStarts how many fresh folders to start (default 3)
+ * @param options.restarts how many restarts of the first folder to time (default 5)
  */
 export async function measureStartup(
-  options: { tmpDir?: string; firstStartPowBits?: number; restarts?: number } = {},
+  options: {
+    tmpDir?: string;
+    firstStartPowBits?: number;
+    firstStarts?: number;
+    restarts?: number;
+  } = {},
 ): Promise<StartupResult> {
   const powBits = options.firstStartPowBits ?? 20;
   const denoEvalMs: number[] = [];
   for (let i = 0; i < 5; i++) denoEvalMs.push(round(await timeDenoEval()));
+  const denoIdleRssMiB = round(await bareDenoRss());
   const dir = await Deno.makeTempDir({ prefix: "hearth-bench-start-", dir: options.tmpDir });
   try {
-    const firstStartMs = round(await timeNodeStart(dir, { powBits }));
+    const firstStartMs: number[] = [];
+    for (let i = 0; i < (options.firstStarts ?? 3); i++) {
+      firstStartMs.push(round(await timeNodeStart(`${dir}/node-${i}`, { powBits })));
+    }
     const restartMs: number[] = [];
     for (let i = 0; i < (options.restarts ?? 5); i++) {
-      restartMs.push(round(await timeNodeStart(dir, { powBits })));
+      restartMs.push(round(await timeNodeStart(`${dir}/node-0`, { powBits })));
     }
     return {
       denoEvalMs,
       denoEvalMedianMs: median(denoEvalMs),
+      denoIdleRssMiB,
       firstStartPowBits: powBits,
       firstStartMs,
+      firstStartMedianMs: median(firstStartMs),
       restartMs,
       restartMedianMs: median(restartMs),
     };

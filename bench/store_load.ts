@@ -12,6 +12,7 @@ import { randomBytes, toHex } from "../src/shared/crypto/bytes.ts";
 import { HearthError } from "../src/shared/errors.ts";
 import type { NodeRecord } from "../src/shared/node_record.ts";
 import { swarmFor } from "../src/shared/swarm_map.ts";
+import type { MachineCpu } from "./process_metrics.ts";
 import { percentile, round } from "./stats.ts";
 
 /** The RPC each request runs: a 1-item store, or the cheap `swarm` lookup. */
@@ -33,6 +34,18 @@ export interface LoadOptions {
   warmupMs: number;
   /** Timeout of one request, ms (default 20,000). */
   timeoutMs?: number;
+  /** Reads the CPU time used so far by the client and by the nodes, ms. */
+  cpu?: () => Promise<CpuReading>;
+}
+
+/**
+ * CPU time used so far: by this (client) process and by the node
+ * processes together, ms, and the machine's counters, ticks.
+ */
+export interface CpuReading {
+  client: number;
+  nodes: number;
+  machine: MachineCpu;
 }
 
 /** What one load run measured. */
@@ -57,6 +70,21 @@ export interface LoadResult {
   p50Ms: number;
   p95Ms: number;
   p99Ms: number;
+  /** CPU ms the client spent per successful request, in the window (when measured). */
+  clientCpuMsPerReq?: number;
+  /** CPU ms all nodes together spent per successful request, in the window. */
+  nodesCpuMsPerReq?: number;
+  /** Share of all the machine's cores used by the client and nodes in the window, 0 to 1. */
+  cpuBusy?: number;
+  /**
+   * Share of the machine's CPU time busy in processes other than the client
+   * and the nodes in the window, 0 to 1: other load that makes the run noisy.
+   */
+  cpuOthers?: number;
+  /** Share of the machine's CPU time stolen by the hypervisor in the window, 0 to 1. */
+  cpuSteal?: number;
+  /** Share of the machine's CPU time idle waiting for the disk in the window, 0 to 1. */
+  cpuIowait?: number;
 }
 
 const TTL_MS = 3_600_000;
@@ -118,9 +146,24 @@ export async function runLoad(
       }
     }
   }
-  await Promise.all(Array.from({ length: options.concurrency }, () => worker()));
+  const readings: Promise<CpuReading>[] = [];
+  const timers: ReturnType<typeof setTimeout>[] = [];
+  if (options.cpu) {
+    for (const at of [windowStart, windowEnd]) {
+      const reading = Promise.withResolvers<CpuReading>();
+      readings.push(reading.promise);
+      timers.push(setTimeout(() => {
+        options.cpu!().then(reading.resolve, reading.reject);
+      }, at - performance.now()));
+    }
+  }
+  try {
+    await Promise.all(Array.from({ length: options.concurrency }, () => worker()));
+  } finally {
+    timers.forEach(clearTimeout);
+  }
   const perSec = latencies.length / (options.durationMs / 1000);
-  return {
+  const result: LoadResult = {
     method,
     pathNodes: options.relays + 1,
     itemBytes: method === "store" ? options.itemBytes : 0,
@@ -135,4 +178,22 @@ export async function runLoad(
     p95Ms: round(percentile(latencies, 95)),
     p99Ms: round(percentile(latencies, 99)),
   };
+  if (readings.length === 2 && latencies.length > 0) {
+    const [a, b] = await Promise.all(readings);
+    const client = b!.client - a!.client;
+    const nodes = b!.nodes - a!.nodes;
+    result.clientCpuMsPerReq = round(client / latencies.length);
+    result.nodesCpuMsPerReq = round(nodes / latencies.length);
+    result.cpuBusy = round((client + nodes) / (options.durationMs * navigator.hardwareConcurrency));
+    const ticks = b!.machine.total - a!.machine.total;
+    if (ticks > 0) {
+      const idle = b!.machine.idle - a!.machine.idle + b!.machine.iowait - a!.machine.iowait;
+      const steal = b!.machine.steal - a!.machine.steal;
+      const busy = (ticks - idle - steal) / ticks;
+      result.cpuOthers = round(Math.max(0, busy - result.cpuBusy));
+      result.cpuSteal = round((b!.machine.steal - a!.machine.steal) / ticks);
+      result.cpuIowait = round((b!.machine.iowait - a!.machine.iowait) / ticks);
+    }
+  }
+  return result;
 }

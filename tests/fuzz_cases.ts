@@ -10,7 +10,29 @@ import { labeledHash, sha256 } from "../src/shared/crypto/hash.ts";
 import { sign } from "../src/shared/crypto/sign.ts";
 import { ERROR_STATUS, type ErrorCode, isErrorCode } from "../src/shared/errors.ts";
 import type { NodeIdentity } from "../src/relay/directory/record_types.ts";
+import type { NodeRecord } from "../src/shared/node_record.ts";
+import type { SigningKeyPair } from "../src/shared/crypto/sign.ts";
+import type { Devnet } from "../tools/devnet_lib.ts";
 import { AssertionError } from "./assert.ts";
+
+/** The devnet under fuzzing: node 1 is the target; node 2's key signs "known node" requests. */
+export interface FuzzNet {
+  devnet: Devnet;
+  /** The target's address, "127.0.0.1:port". */
+  addr: string;
+  /** A URL of the target. */
+  url: (path: string) => string;
+  target: NodeRecord;
+  /** The other nodes' records. */
+  others: NodeRecord[];
+  /** The account whose item must survive the fuzzing. */
+  owner: SigningKeyPair;
+  canary: { hash: string; data: Uint8Array };
+  /** A node of the directory (its key read from its data dir). */
+  peer: NodeIdentity;
+  /** A well-formed node identity no node knows. */
+  stranger: NodeIdentity;
+}
 
 /** The seed of every fuzz run; set HEARTH_FUZZ_SEED to replay another one. */
 export const FUZZ_SEED: number = Number(Deno.env.get("HEARTH_FUZZ_SEED") ?? 20_261_124);
@@ -33,7 +55,9 @@ export async function fuzz<T>(
     await fc.assert(property, { seed, numRuns: options.runs, endOnFailure: true });
   } catch (err) {
     const text = `Fuzzing ${name} failed with seed ${seed} (HEARTH_FUZZ_SEED=${FUZZ_SEED})`;
-    throw new AssertionError(`${text}\n${(err as Error).message}`);
+    const cause = (err as Error).cause;
+    const why = cause instanceof Error ? `\n${cause.message}` : "";
+    throw new AssertionError(`${text}\n${(err as Error).message}${why}`);
   }
 }
 
@@ -59,7 +83,14 @@ export type Mutation =
   | { kind: "insert"; at: number; length: number; seed: number }
   | { kind: "remove"; at: number; length: number };
 
-const at = fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true });
+/** A uniform fraction in [0, 1) (fc.double is uniform over doubles: nearly always tiny). */
+export const fractionArb: fc.Arbitrary<number> = fc.integer({ min: 0, max: 2 ** 32 - 1 })
+  .map((n) => n / 2 ** 32);
+// Mostly unbiased: fast-check's bias toward 0 would hit the first bytes far too often.
+const at = fc.oneof({ weight: 1, arbitrary: fractionArb }, {
+  weight: 5,
+  arbitrary: fc.noBias(fractionArb),
+});
 
 /** Mutations of any kind. */
 export const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
@@ -120,9 +151,10 @@ export function mutate(
       return { bytes, from: pos, to: input.length };
     }
     case "remove": {
-      const bytes = new Uint8Array(Math.max(0, input.length - m.length));
+      const rest = input.subarray(Math.min(input.length, pos + m.length));
+      const bytes = new Uint8Array(pos + rest.length);
       bytes.set(input.subarray(0, pos));
-      bytes.set(input.subarray(Math.min(input.length, pos + m.length)), pos);
+      bytes.set(rest, pos);
       return { bytes, from: pos, to: input.length };
     }
   }
@@ -235,7 +267,7 @@ export async function rawHttp(
   try {
     await writeAll(conn, request).catch(() => {});
     if (options.closeWrite) await conn.closeWrite().catch(() => {});
-    let data = new Uint8Array(0);
+    let data: Uint8Array = new Uint8Array(0);
     const chunk = new Uint8Array(16_384);
     while (true) {
       const parsed = parseAnswer(data);
@@ -292,3 +324,65 @@ export function chunkedBody(bytes: Uint8Array, chunk: number): ReadableStream<Ui
     },
   });
 }
+
+/** Hex strings: mostly of `bytes` bytes, sometimes of another length, in upper case or not hex. */
+export function hexArb(bytes: number): fc.Arbitrary<string> {
+  const exact = fc.uint8Array({ minLength: bytes, maxLength: bytes }).map(toHex);
+  return fc.oneof(
+    { weight: 4, arbitrary: exact },
+    { weight: 1, arbitrary: fc.uint8Array({ maxLength: bytes + 2 }).map(toHex) },
+    { weight: 1, arbitrary: exact.map((h) => h.toUpperCase()) },
+    { weight: 1, arbitrary: exact.map((h) => `${h.slice(1)}g`) },
+  );
+}
+
+/** Any JSON value, small. */
+export const jsonArb: fc.Arbitrary<unknown> = fc.jsonValue({ maxDepth: 2 });
+
+/** A field that is usually plausible and sometimes any JSON. */
+export function fieldArb<T>(plausible: fc.Arbitrary<T>): fc.Arbitrary<unknown> {
+  return fc.oneof({ weight: 4, arbitrary: plausible }, { weight: 1, arbitrary: jsonArb });
+}
+
+/** The fields of storage RPC headers (PROTOCOL §5). */
+export const STORAGE_FIELDS = [
+  "method",
+  "key",
+  "ns",
+  "ttl",
+  "pubkey",
+  "ts",
+  "sig",
+  "after",
+  "wait",
+  "maxBytes",
+  "expiry",
+  "hashes",
+] as const;
+
+/** Storage RPC headers (PROTOCOL §5) with fields of every shape, and stray fields. */
+export const storageHeaderArb: fc.Arbitrary<Record<string, unknown>> = fc.tuple(
+  fc.record({
+    method: fieldArb(
+      fc.oneof(
+        fc.constantFrom("store", "retrieve", "delete", "expire", "swarm"),
+        fc.string({ maxLength: 10 }),
+      ),
+    ),
+    key: fieldArb(hexArb(32)),
+    ns: fieldArb(fc.oneof(fc.integer({ min: -40_000, max: 40_000 }), fc.double())),
+    ttl: fieldArb(fc.integer({ min: -1_000_000, max: 40 * 86_400_000 })),
+    pubkey: fieldArb(hexArb(32)),
+    ts: fieldArb(fc.oneof(fc.integer({ min: 0 }), fc.double())),
+    sig: fieldArb(hexArb(64)),
+    after: fieldArb(hexArb(32)),
+    wait: fieldArb(fc.integer({ min: -100, max: 30_000 })),
+    maxBytes: fieldArb(fc.integer({ min: -10, max: 100_000 })),
+    expiry: fieldArb(fc.integer({ min: -1, max: 2 ** 53 })),
+    hashes: fieldArb(fc.array(fieldArb(hexArb(32)), { maxLength: 110 })),
+  }, { requiredKeys: [] }),
+  fc.dictionary(fc.string({ maxLength: 8 }), jsonArb, { maxKeys: 3 }),
+).map(([fields, extra]) => ({ ...extra, ...fields }));
+
+/** Printable ASCII without spaces: what an HTTP header value may hold. */
+export const headerValueArb: fc.Arbitrary<string> = fc.stringMatching(/^[!-~]{0,80}$/);

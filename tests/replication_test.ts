@@ -379,3 +379,137 @@ Deno.test("replication refuses unknown nodes and bad items", async () => {
     }
   });
 });
+
+/** Post a JSON body to a node's peer route, signed by `from`; returns status and parsed body. */
+async function peerPost(from: PeerClient, addr: string, path: string, payload: unknown) {
+  const res = await from.request(addr, path, {
+    body: text(JSON.stringify(payload)),
+    contentType: "application/json",
+    signed: true,
+  });
+  return { status: res.status, body: JSON.parse(new TextDecoder().decode(res.body)) };
+}
+
+Deno.test("a replicated delete or expiry change needs the owner's signature", async () => {
+  await withNet(2, async (nodes, net) => {
+    const [a, b] = nodes as [TestNode, TestNode];
+    const addr = net.records.find((r) => r.id === a.id)!.addr;
+    const owner = await generateSigningKeyPair();
+    const key = swarmKeyOf(owner.publicKey);
+    const data = text("only the owner may delete this");
+    const hash = itemHash(key, 1, data);
+    await a.store.put([{ key, ns: 1, data, hash, expiry: Date.now() + 3_600_000 }]);
+    const known = new PeerClient(b.identity);
+    try {
+      const change = { key: toHex(key), ns: 1, hashes: [toHex(hash)] };
+      const signedBy = async (
+        signer: typeof owner,
+        ts: number,
+        req: Parameters<typeof storageSigningBytes>[3],
+      ) => ({
+        pubkey: toHex(signer.publicKey),
+        ts,
+        sig: toHex(await sign(signer, storageSigningBytes(key, 1, ts, req))),
+      });
+      const del = { method: "delete" as const, hashes: [hash] };
+      // A known node alone cannot delete an owner's items.
+      const bare = await peerPost(known, addr, "/v1/replicate/delete", change);
+      assertEquals(bare.body.error, "bad_request");
+      const stranger = await generateSigningKeyPair();
+      const forged = await peerPost(known, addr, "/v1/replicate/delete", {
+        ...change,
+        ...(await signedBy(stranger, Date.now(), del)),
+      });
+      assertEquals(forged.body.error, "bad_signature");
+      const old = await peerPost(known, addr, "/v1/replicate/delete", {
+        ...change,
+        ...(await signedBy(owner, Date.now() - 600_000, del)),
+      });
+      assertEquals(old.body.error, "bad_timestamp");
+      const expiry = Date.now() + 60_000;
+      const shorten = await peerPost(known, addr, "/v1/replicate/expire", { ...change, expiry });
+      assertEquals(shorten.body.error, "bad_request");
+      const otherOperands = await peerPost(known, addr, "/v1/replicate/expire", {
+        ...change,
+        expiry,
+        ...(await signedBy(owner, Date.now(), {
+          method: "expire",
+          hashes: [hash],
+          expiry: expiry + 1,
+        })),
+      });
+      assertEquals(otherOperands.body.error, "bad_signature");
+      const held = await a.store.retrieve(key, 1);
+      assertEquals(held.items.map((i) => toHex(i.hash)), [toHex(hash)]);
+      assert(held.items[0]!.expiry > expiry);
+      // What the owner signed goes through.
+      const ok = await peerPost(known, addr, "/v1/replicate/delete", {
+        ...change,
+        ...(await signedBy(owner, Date.now(), del)),
+      });
+      assertEquals(ok.body, { ok: true, deleted: 1 });
+      assertEquals(await a.store.has(hash), false);
+    } finally {
+      known.close();
+    }
+  });
+});
+
+Deno.test("a peer's tombstones delete only items of swarms it shares with this node", async () => {
+  await withNet(3, async (nodes, net) => {
+    const [a] = nodes as [TestNode];
+    const evilIdentity = await testIdentity();
+    let tombstones: string[] = [];
+    // A node in the directory that lists tombstones of hashes it has heard of.
+    const evil = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+      await req.arrayBuffer();
+      const path = new URL(req.url).pathname;
+      if (path === "/v1/sync/digest") {
+        return Response.json({ buckets: [{ prefix: "00", count: 1, digest: "00".repeat(32) }] });
+      }
+      if (path === "/v1/sync/hashes") {
+        return Response.json({ hashes: [], deleted: tombstones, more: false });
+      }
+      return Response.json({ error: "not_found", message: "No such route" }, { status: 404 });
+    });
+    try {
+      const evilRecord: NodeRecord = {
+        id: evilIdentity.id,
+        x25519: toHex(evilIdentity.dh.publicKey),
+        addr: `127.0.0.1:${evil.addr.port}`,
+        version: 1,
+        ts: Date.now(),
+        pow: toHex(evilIdentity.powNonce),
+        sig: "00".repeat(64),
+      };
+      net.upsert(evilRecord);
+      const view = net.view(a.id);
+      const item = async (withEvil: boolean) => {
+        while (true) {
+          const key = swarmKeyOf((await generateSigningKeyPair()).publicKey);
+          const ids = view.members(key).map((m) => m.id);
+          if (!ids.includes(a.id) || ids.includes(evilRecord.id) !== withEvil) continue;
+          const data = text(`item shared with the peer: ${withEvil}`);
+          const it = {
+            key,
+            ns: 0,
+            data,
+            hash: itemHash(key, 0, data),
+            expiry: Date.now() + 60_000,
+          };
+          await a.store.put([it]);
+          return it.hash;
+        }
+      };
+      const outside = await item(false);
+      const shared = await item(true);
+      tombstones = [toHex(outside), toHex(shared)];
+      const result = await a.antiEntropy.syncWith(evilRecord);
+      assertEquals(result.deleted, 1);
+      assert(await a.store.has(outside), "an item of a swarm the peer is not in was deleted");
+      assertEquals(await a.store.has(shared), false);
+    } finally {
+      await evil.shutdown();
+    }
+  }, { swarmSize: 2 });
+});

@@ -45,6 +45,12 @@ export interface RelayNodeOptions {
   antiEntropyIntervalMs?: number;
   /** Expired-item purge period (default 10 s). */
   purgeIntervalMs?: number;
+  /**
+   * How long `stop` waits for the relay port's connections to finish, ms
+   * (default 10 s). A client that never finishes sending a body would
+   * otherwise hold the shutdown forever.
+   */
+  shutdownGraceMs?: number;
 }
 
 /** What a node reports about itself (no accounts, no traffic). */
@@ -71,7 +77,9 @@ export class RelayNode {
   #replicator: Replicator;
   #rpc: { close(): void };
   #peers: PeerClient;
-  #purgeTimer: ReturnType<typeof setInterval>;
+  #purge: Purge;
+  #closing: AbortController;
+  #shutdownGraceMs: number;
   #log: Logger;
   #stopping: Promise<void> | undefined;
 
@@ -88,7 +96,9 @@ export class RelayNode {
     replicator: Replicator;
     rpc: { close(): void };
     peers: PeerClient;
-    purgeTimer: ReturnType<typeof setInterval>;
+    purge: Purge;
+    closing: AbortController;
+    shutdownGraceMs: number;
     log: Logger;
   }) {
     this.identity = parts.identity;
@@ -103,7 +113,9 @@ export class RelayNode {
     this.#replicator = parts.replicator;
     this.#rpc = parts.rpc;
     this.#peers = parts.peers;
-    this.#purgeTimer = parts.purgeTimer;
+    this.#purge = parts.purge;
+    this.#closing = parts.closing;
+    this.#shutdownGraceMs = parts.shutdownGraceMs;
     this.#log = parts.log;
   }
 
@@ -127,6 +139,7 @@ export class RelayNode {
     });
     const replicator = new Replicator({ selfId: identity.id, peers, log: log.child("replicate") });
     const rpc = createStorageRpc({ store, view, replicator, log: log.child("rpc") });
+    const closing = new AbortController();
     const remoteOf = new WeakMap<Request, string>();
     const app = relayApp({
       log,
@@ -140,6 +153,7 @@ export class RelayNode {
           resolveNode: (id) => directory.get(id),
           handleFinal: (request) => rpc.handle(request),
           log: log.child("onion"),
+          signal: closing.signal,
         }),
       ],
     });
@@ -164,8 +178,14 @@ export class RelayNode {
       intervalMs: options.gossipIntervalMs,
     });
     const antiEntropy = new AntiEntropy({ store, view, peers, log: log.child("sync") });
-    const purgeTimer = setInterval(() => {
-      store.purgeExpired(Date.now()).catch(() => log.warn("store.purge-failed"));
+    const purge: Purge = { timer: undefined, running: undefined };
+    purge.timer = setInterval(() => {
+      // One purge at a time, and `stop` waits for the one in flight.
+      purge.running ??= store.purgeExpired(Date.now())
+        .then(() => {}, () => log.warn("store.purge-failed"))
+        .finally(() => {
+          purge.running = undefined;
+        });
     }, options.purgeIntervalMs ?? 10_000);
     const node = new RelayNode({
       identity,
@@ -180,7 +200,9 @@ export class RelayNode {
       replicator,
       rpc,
       peers,
-      purgeTimer,
+      purge,
+      closing,
+      shutdownGraceMs: options.shutdownGraceMs ?? 10_000,
       log,
     });
     await gossip.bootstrap();
@@ -221,11 +243,14 @@ export class RelayNode {
   }
 
   async #stop(): Promise<void> {
-    clearInterval(this.#purgeTimer);
+    clearInterval(this.#purge.timer);
     this.#rpc.close();
+    // Forwards in flight answer `unavailable` now rather than after 40 s.
+    this.#closing.abort();
     await this.#gossip.stop();
     await this.#antiEntropy.stop();
-    await this.#server.shutdown();
+    await this.#shutdownServer();
+    await this.#purge.running;
     await this.#replicator.close();
     this.#peers.close();
     await this.directory.close();
@@ -233,6 +258,27 @@ export class RelayNode {
     await this.#db.close();
     this.#log.info("node.stopped");
   }
+
+  /**
+   * Shut the relay port down, waiting at most the grace period: requests in
+   * flight have ended by then, and a connection whose client never finishes
+   * its body (the server waits for it) is left to the client to close.
+   */
+  async #shutdownServer(): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const grace = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), this.#shutdownGraceMs);
+    });
+    const done = await Promise.race([this.#server.shutdown().then(() => true), grace]);
+    clearTimeout(timer);
+    if (!done) this.#log.warn("node.shutdown-timeout");
+  }
+}
+
+/** The expired-item purge: its timer and the purge in flight. */
+interface Purge {
+  timer: ReturnType<typeof setInterval> | undefined;
+  running: Promise<void> | undefined;
 }
 
 function serve(

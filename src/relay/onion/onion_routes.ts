@@ -43,6 +43,8 @@ export interface OnionRoutesDeps {
   forwardTimeoutMs?: number;
   /** The replay cache (default: a new one on the same clock). */
   replay?: ReplayCache;
+  /** Aborted when the node stops: forwards in flight end at once with `unavailable`. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -79,7 +81,10 @@ export function onionRoutes(deps: OnionRoutesDeps): Hono {
       );
     }
     try {
-      const response = await postPacket(node.addr, layer.packet, timeoutMs);
+      const response = await postPacket(node.addr, layer.packet, {
+        timeoutMs,
+        signal: deps.signal,
+      });
       return await wrapForwardedResponse(layer.keys, response);
     } catch (err) {
       if (!(err instanceof HearthError)) throw err;
@@ -124,20 +129,21 @@ export function onionRoutes(deps: OnionRoutesDeps): Hono {
 /**
  * Post a packet to the next hop and read its answer, which must be 200 and
  * one of the response sizes.
- * @throws {HearthError} `timeout` or `hop_failed`
+ * @throws {HearthError} `timeout`, `hop_failed`, or `unavailable` when `signal` aborts
  */
 async function postPacket(
   addr: string,
   packet: Uint8Array,
-  timeoutMs: number,
+  options: { timeoutMs: number; signal: AbortSignal | undefined },
 ): Promise<Uint8Array> {
-  const timeout = AbortSignal.timeout(timeoutMs);
+  const timeout = AbortSignal.timeout(options.timeoutMs);
+  const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
   try {
     const res = await fetch(`http://${addr}/v1/onion`, {
       method: "POST",
       headers: { "content-type": "application/octet-stream" },
       body: buf(packet),
-      signal: timeout,
+      signal,
     });
     if (res.status !== 200) {
       await res.body?.cancel().catch(() => {});
@@ -150,6 +156,7 @@ async function postPacket(
     return bytes;
   } catch (err) {
     if (err instanceof HearthError) throw err;
+    if (options.signal?.aborted) throw new HearthError("unavailable", "Node is shutting down");
     if (timeout.aborted) throw new HearthError("timeout", "Next hop did not answer in time");
     throw new HearthError("hop_failed", "Next hop could not be reached");
   }

@@ -98,7 +98,9 @@ export class AntiEntropy {
     for (let page = 0; page < MAX_HASH_PAGES && !this.#stopped; page++) {
       const listed = parseHashes(await this.#json(peer, "/v1/sync/hashes", { prefixes, after }));
       if (listed.deleted.length > 0) {
-        result.deleted += await this.#store.deleteHashes(listed.deleted);
+        // Only items whose swarm holds the peer too: a node cannot delete
+        // items of swarms it is not in by listing their hashes.
+        result.deleted += await this.#store.deleteHashes(listed.deleted, filter);
       }
       const missing = await this.#store.missing(listed.hashes);
       for (let i = 0; i < missing.length && !this.#stopped; i += MAX_FETCH_HASHES) {

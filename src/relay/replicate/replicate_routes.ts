@@ -2,22 +2,36 @@
  * The node-to-node routes of replication and anti-entropy (PROTOCOL §6).
  * Every route takes only signed requests from known nodes: the body is
  * read with its size limit first, then the signature is checked, then the
- * body is parsed.
+ * body is parsed. A replicated delete or expiry change also carries the
+ * owner's signature, checked as the storage RPC checks it.
  * @module
  */
 import { Hono } from "hono";
 import { buf, fromHex, toHex } from "../../shared/crypto/bytes.ts";
 import { arr, asObject, hexField, int } from "../../shared/codec/fields.ts";
-import { MAX_JSON_BODY_BYTES, MAX_REPLICATION_BODY_BYTES } from "../../shared/codec/limits.ts";
+import {
+  MAX_JSON_BODY_BYTES,
+  MAX_REPLICATION_BODY_BYTES,
+  SIGNATURE_WINDOW_MS,
+} from "../../shared/codec/limits.ts";
 import { HearthError } from "../../shared/errors.ts";
 import type { Logger } from "../../shared/log.ts";
 import { verifyPeerRequest } from "../peer_client.ts";
 import { readBody } from "../rpc/body.ts";
+import { checkOwnerAuth } from "../rpc/owner_auth.ts";
+import { parseOwnerAuth } from "../rpc/storage_request.ts";
 import { isAcceptableExpiry, isNamespace, MAX_HASHES_PER_REQUEST } from "../store/item.ts";
 import type { MessageStore } from "../store/message_store.ts";
 import type { SwarmView } from "../swarm/swarm_view.ts";
 import { encodeItemBatch, parseItemBatch } from "./item_batch.ts";
 import { sharedSwarmFilter } from "./swarm_filter.ts";
+
+/**
+ * Accepted age of the owner's signature on a replicated delete or expiry
+ * change, ms: the node that ran the request accepted it within ±60 s, and
+ * clocks differ; twice the window leaves room for both.
+ */
+export const REPLICATED_SIGNATURE_WINDOW_MS = 2 * SIGNATURE_WINDOW_MS;
 
 /** Most hashes one `/v1/sync/hashes` answer lists. */
 export const MAX_SYNC_HASHES = 10_000;
@@ -80,18 +94,30 @@ export function replicateRoutes(deps: ReplicateRoutesDeps): Hono {
 
   app.post("/v1/replicate/delete", async (c) => {
     const { json } = await signedJson(c.req.raw);
-    const { key, ns, hashes } = ownerChange(json);
+    const { key, ns, hashes, auth } = ownerChange(json);
+    await checkOwnerAuth(key, auth, {
+      ns,
+      operands: { method: "delete", hashes },
+      now: clock(),
+      windowMs: REPLICATED_SIGNATURE_WINDOW_MS,
+    });
     const deleted = await store.delete(key, ns, hashes);
     return c.json({ ok: true, deleted });
   });
 
   app.post("/v1/replicate/expire", async (c) => {
     const { json } = await signedJson(c.req.raw);
-    const { key, ns, hashes } = ownerChange(json);
+    const { key, ns, hashes, auth } = ownerChange(json);
     const expiry = int(json, "expiry", 0, Number.MAX_SAFE_INTEGER);
     if (!isAcceptableExpiry(ns, expiry, clock())) {
       throw new HearthError("bad_ttl", "Expiry is out of range");
     }
+    await checkOwnerAuth(key, auth, {
+      ns,
+      operands: { method: "expire", expiry, hashes },
+      now: clock(),
+      windowMs: REPLICATED_SIGNATURE_WINDOW_MS,
+    });
     const updated = await store.expire(key, ns, hashes, expiry);
     return c.json({ ok: true, updated });
   });
@@ -143,7 +169,8 @@ function ownerChange(json: Record<string, unknown>) {
   const key = hexField(json, "key", 32);
   const ns = int(json, "ns", Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
   if (!isNamespace(ns)) throw new HearthError("bad_namespace", "Namespace is out of range");
-  return { key, ns, hashes: hashList(json, MAX_HASHES_PER_REQUEST) };
+  const hashes = hashList(json, MAX_HASHES_PER_REQUEST);
+  return { key, ns, hashes, auth: parseOwnerAuth(json) };
 }
 
 /** Read a non-empty array of 32-byte hex hashes. */

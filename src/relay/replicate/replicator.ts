@@ -10,6 +10,7 @@ import { HearthError } from "../../shared/errors.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { NodeRecord } from "../directory/record_types.ts";
 import type { PeerClient } from "../peer_client.ts";
+import type { OwnerAuth } from "../rpc/storage_request.ts";
 import type { StoredItem } from "../store/item.ts";
 import { writeQuorum } from "../swarm/swarm_map.ts";
 import { encodeItemBatch } from "./item_batch.ts";
@@ -83,32 +84,46 @@ export class Replicator {
   /**
    * Send an owner's delete to the other members, best effort.
    * @param members the key's swarm
-   * @param change the key, namespace and hashes deleted
+   * @param change the key, namespace and hashes deleted, and the owner's
+   *   signature of the delete, which each member checks
    * @returns how many other members acknowledged, once all answered
    */
   replicateDelete(
     members: readonly NodeRecord[],
-    change: { key: Uint8Array; ns: number; hashes: readonly Uint8Array[] },
+    change: { key: Uint8Array; ns: number; hashes: readonly Uint8Array[]; auth: OwnerAuth },
   ): Promise<number> {
-    const payload = { key: toHex(change.key), ns: change.ns, hashes: change.hashes.map(toHex) };
+    const payload = {
+      key: toHex(change.key),
+      ns: change.ns,
+      hashes: change.hashes.map(toHex),
+      ...authFields(change.auth),
+    };
     return this.#fanOut("/v1/replicate/delete", payload, members);
   }
 
   /**
    * Send an owner's expiry change to the other members, best effort.
    * @param members the key's swarm
-   * @param change the key, namespace, hashes and new expiry
+   * @param change the key, namespace, hashes and new expiry, and the
+   *   owner's signature of the change, which each member checks
    * @returns how many other members acknowledged, once all answered
    */
   replicateExpire(
     members: readonly NodeRecord[],
-    change: { key: Uint8Array; ns: number; hashes: readonly Uint8Array[]; expiry: number },
+    change: {
+      key: Uint8Array;
+      ns: number;
+      hashes: readonly Uint8Array[];
+      expiry: number;
+      auth: OwnerAuth;
+    },
   ): Promise<number> {
     const payload = {
       key: toHex(change.key),
       ns: change.ns,
       hashes: change.hashes.map(toHex),
       expiry: change.expiry,
+      ...authFields(change.auth),
     };
     return this.#fanOut("/v1/replicate/expire", payload, members);
   }
@@ -163,6 +178,10 @@ export class Replicator {
     this.#inFlight.add(p);
     p.finally(() => this.#inFlight.delete(p));
   }
+}
+
+function authFields(auth: OwnerAuth): { pubkey: string; ts: number; sig: string } {
+  return { pubkey: toHex(auth.pubkey), ts: auth.ts, sig: toHex(auth.sig) };
 }
 
 function closedError(): HearthError {

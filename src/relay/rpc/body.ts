@@ -14,11 +14,9 @@ import { HearthError } from "../../shared/errors.ts";
 export async function readBody(request: Request, maxBytes: number): Promise<Uint8Array> {
   const declared = request.headers.get("content-length");
   if (declared !== null) {
-    const n = Number(declared);
-    if (!Number.isSafeInteger(n) || n < 0) {
-      throw new HearthError("bad_request", "Bad Content-Length");
-    }
-    if (n > maxBytes) throw new HearthError("too_large", "Body is too large");
+    if (!/^[0-9]+$/.test(declared)) throw new HearthError("bad_request", "Bad Content-Length");
+    // Any length over the limit is too large, even one beyond 2^53.
+    if (Number(declared) > maxBytes) throw new HearthError("too_large", "Body is too large");
   }
   try {
     return await readLimited(request, maxBytes);

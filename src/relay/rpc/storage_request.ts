@@ -81,18 +81,18 @@ export function parseStorageRequest(frame: Uint8Array): StorageRequest {
       return {
         method,
         ...target(header),
-        auth: ownerAuth(header),
+        auth: parseOwnerAuth(header),
         after: header.after === undefined ? undefined : hexField(header, "after", 32),
         wait: optInt(header, "wait", 0, MAX_LONG_POLL_MS, 0),
         maxBytes: optInt(header, "maxBytes", 1, MAX_RETRIEVE_BYTES, MAX_RETRIEVE_BYTES),
       };
     case "delete":
-      return { method, ...target(header), auth: ownerAuth(header), hashes: hashList(header) };
+      return { method, ...target(header), auth: parseOwnerAuth(header), hashes: hashList(header) };
     case "expire":
       return {
         method,
         ...target(header),
-        auth: ownerAuth(header),
+        auth: parseOwnerAuth(header),
         hashes: hashList(header),
         expiry: int(header, "expiry", 0, Number.MAX_SAFE_INTEGER),
       };
@@ -113,7 +113,7 @@ function parseStore(header: Header, data: Uint8Array): StorageRequest {
     if (header.pubkey === undefined && header.ts === undefined && header.sig === undefined) {
       throw new HearthError("bad_namespace", "Namespace takes only signed stores");
     }
-    auth = ownerAuth(header);
+    auth = parseOwnerAuth(header);
   }
   return { method: "store", key, ns, ttl, data, auth };
 }
@@ -125,7 +125,11 @@ function target(header: Header): { key: Uint8Array; ns: number } {
   return { key, ns };
 }
 
-function ownerAuth(header: Header): OwnerAuth {
+/**
+ * Read the owner's `pubkey`, `ts` and `sig` fields of a request.
+ * @throws {HearthError} `bad_request` or `bad_encoding`
+ */
+export function parseOwnerAuth(header: Header): OwnerAuth {
   return {
     pubkey: hexField(header, "pubkey", 32),
     ts: int(header, "ts", 0, Number.MAX_SAFE_INTEGER),

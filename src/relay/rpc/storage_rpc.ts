@@ -4,18 +4,16 @@
  * frame with a stable code; `handle` never throws.
  * @module
  */
-import { bytesEqual, concatBytes, toHex } from "../../shared/crypto/bytes.ts";
-import { verify } from "../../shared/crypto/sign.ts";
+import { concatBytes, toHex } from "../../shared/crypto/bytes.ts";
 import { encodeFrame } from "../../shared/codec/frame.ts";
-import { SIGNATURE_WINDOW_MS } from "../../shared/codec/limits.ts";
 import { HearthError } from "../../shared/errors.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { Replicator } from "../replicate/replicator.ts";
 import { itemHash, maxTtl, namespaceClass, type StoredItem } from "../store/item.ts";
 import type { MessageStore } from "../store/message_store.ts";
-import { swarmKeyOf, writeQuorum } from "../swarm/swarm_map.ts";
+import { writeQuorum } from "../swarm/swarm_map.ts";
 import type { SwarmView } from "../swarm/swarm_view.ts";
-import { storageSigningBytes } from "../../shared/storage/signing.ts";
+import { checkOwnerAuth } from "./owner_auth.ts";
 import { type OwnerAuth, parseStorageRequest, type StorageRequest } from "./storage_request.ts";
 
 /** A per-key quota, per namespace class. */
@@ -75,25 +73,13 @@ export function createStorageRpc(deps: StorageRpcDeps): StorageRpc {
     return members;
   }
 
-  async function checkOwner(key: Uint8Array, auth: OwnerAuth, signed: Uint8Array): Promise<void> {
-    if (Math.abs(clock() - auth.ts) > SIGNATURE_WINDOW_MS) {
-      throw new HearthError("bad_timestamp", "Request timestamp is outside the window");
-    }
-    if (!bytesEqual(swarmKeyOf(auth.pubkey), key)) {
-      throw new HearthError("bad_signature", "Key does not own this swarm key");
-    }
-    if (!(await verify(auth.pubkey, signed, auth.sig))) {
-      throw new HearthError("bad_signature", "Bad signature");
-    }
-  }
-
-  function signedBytes(req: Exclude<StorageRequest, { method: "swarm" }>, ts: number) {
-    return storageSigningBytes(req.key, req.ns, ts, req);
+  function checkOwner(req: Exclude<StorageRequest, { method: "swarm" }>, auth: OwnerAuth) {
+    return checkOwnerAuth(req.key, auth, { ns: req.ns, operands: req, now: clock() });
   }
 
   async function runStore(req: Req<"store">): Promise<Uint8Array> {
     const members = membersOrRedirect(req.key);
-    if (req.auth) await checkOwner(req.key, req.auth, signedBytes(req, req.auth.ts));
+    if (req.auth) await checkOwner(req, req.auth);
     const hash = itemHash(req.key, req.ns, req.data);
     if (!(await store.has(hash))) {
       const used = await store.usage(req.key, namespaceClass(req.ns));
@@ -119,7 +105,7 @@ export function createStorageRpc(deps: StorageRpcDeps): StorageRpc {
 
   async function runRetrieve(req: Req<"retrieve">): Promise<Uint8Array> {
     membersOrRedirect(req.key);
-    await checkOwner(req.key, req.auth, signedBytes(req, req.auth.ts));
+    await checkOwner(req, req.auth);
     const options = { after: req.after, maxBytes: req.maxBytes };
     // Subscribe before reading, so an item arriving in between still wakes us.
     const sub = req.wait > 0 ? store.notifier.subscribe(req.key, req.ns) : undefined;
@@ -149,25 +135,33 @@ export function createStorageRpc(deps: StorageRpcDeps): StorageRpc {
 
   async function runDelete(req: Req<"delete">): Promise<Uint8Array> {
     const members = membersOrRedirect(req.key);
-    await checkOwner(req.key, req.auth, signedBytes(req, req.auth.ts));
+    await checkOwner(req, req.auth);
     const deleted = await store.delete(req.key, req.ns, req.hashes);
-    await replicator.replicateDelete(members, { key: req.key, ns: req.ns, hashes: req.hashes });
+    // The owner's signature goes along: members act only on what the owner signed.
+    await replicator.replicateDelete(members, {
+      key: req.key,
+      ns: req.ns,
+      hashes: req.hashes,
+      auth: req.auth,
+    });
     return encodeFrame({ ok: true, deleted });
   }
 
   async function runExpire(req: Req<"expire">): Promise<Uint8Array> {
-    const members = membersOrRedirect(req.key);
-    await checkOwner(req.key, req.auth, signedBytes(req, req.auth.ts));
+    // A field range (PROTOCOL §5): checked before swarm membership and the signature.
     const now = clock();
     if (req.expiry <= now || req.expiry > now + maxTtl(req.ns)) {
       throw new HearthError("bad_ttl", "Expiry is out of range");
     }
+    const members = membersOrRedirect(req.key);
+    await checkOwner(req, req.auth);
     const updated = await store.expire(req.key, req.ns, req.hashes, req.expiry);
     await replicator.replicateExpire(members, {
       key: req.key,
       ns: req.ns,
       hashes: req.hashes,
       expiry: req.expiry,
+      auth: req.auth,
     });
     return encodeFrame({ ok: true, updated });
   }

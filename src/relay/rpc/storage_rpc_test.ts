@@ -285,6 +285,25 @@ Deno.test("a node outside the swarm redirects with the members", async () => {
   }, { outside: true });
 });
 
+Deno.test("an expiry out of range is bad_ttl before the swarm and the signature", async () => {
+  await withRpc(async ({ call, clock }) => {
+    const alice = await account();
+    const mallory = await account();
+    const hashes = [toHex(randomBytes(32))];
+    for (const expiry of [clock.now - 1, clock.now + 31 * 86_400_000]) {
+      // Signed by someone else, sent to a node outside the swarm: the field comes first.
+      const fields = await ownerFields(alice, {
+        method: "expire",
+        ns: 1,
+        hashes: [randomBytes(32)],
+        expiry,
+      }, { ts: clock.now, signer: mallory.keys });
+      const header = { method: "expire", key: toHex(alice.key), ns: 1, hashes, expiry };
+      assertEquals((await call({ ...header, ...fields })).error, "bad_ttl");
+    }
+  }, { outside: true });
+});
+
 Deno.test("a store that fewer than W members hold is not durable", async () => {
   await withRpc(async ({ call }) => {
     const alice = await account();

@@ -239,20 +239,30 @@ export class MessageStore {
     return this.#deleteWhere(hashes, { key, ns });
   }
 
-  /** Delete items by hash alone (tombstones learnt from a peer). */
-  deleteHashes(hashes: readonly Uint8Array[]): Promise<number> {
-    return this.#deleteWhere(hashes, {});
+  /**
+   * Delete items by hash (tombstones learnt from a peer), only those whose
+   * swarm key passes `filter` when one is given.
+   */
+  deleteHashes(hashes: readonly Uint8Array[], filter?: KeyFilter): Promise<number> {
+    return this.#deleteWhere(hashes, { filter });
   }
 
   async #deleteWhere(
     hashes: readonly Uint8Array[],
-    scope: { key?: Uint8Array; ns?: number },
+    scope: { key?: Uint8Array; ns?: number; filter?: KeyFilter },
   ): Promise<number> {
     if (this.#closed) throw new HearthError("unavailable", "Store is closed");
     const now = this.#clock();
     let deleted = 0;
     await this.#db.transaction().execute(async (tx) => {
-      for (const part of chunks(hashes, IN_CHUNK)) {
+      for (let part of chunks(hashes, IN_CHUNK)) {
+        if (scope.filter) {
+          const filter = scope.filter;
+          const rows = await tx.selectFrom("items").select(["hash", "key"])
+            .where("hash", "in", part).execute();
+          part = rows.filter((r) => filter(bytesOf(r.key))).map((r) => bytesOf(r.hash));
+          if (part.length === 0) continue;
+        }
         let q = tx.deleteFrom("items").where("hash", "in", part);
         if (scope.key) q = q.where("key", "=", scope.key);
         if (scope.ns !== undefined) q = q.where("ns", "=", scope.ns);

@@ -1,0 +1,117 @@
+/**
+ * The shape of one bench run's results (written to bench/results.json)
+ * and the targets they are checked against.
+ * @module
+ */
+import type { CryptoRate } from "./crypto_rates.ts";
+import type { DevnetResult, NamedLoad } from "./devnet_phase.ts";
+import type { MachineInfo } from "./machine.ts";
+import type { StartupResult } from "./startup.ts";
+import type { StoreBatchingResult } from "./store_batching.ts";
+import { round } from "./stats.ts";
+
+/** Per-hop processing against the floor of any layered design. */
+export interface HopResult {
+  /** Iterations of each round. */
+  iterations: number;
+  /** Mean time to peel one forward layer of a 16 KiB packet, ms, each round. */
+  peelMs: number[];
+  /** Mean time of one X25519 and one AES-GCM over 16 KiB, ms, each round. */
+  x25519AeadMs: number[];
+  /** peelMs / x25519AeadMs, each round. */
+  ratios: number[];
+  /** Median of {@link ratios}. */
+  ratio: number;
+}
+
+/** Onion (3 relays + destination) against direct (destination alone), one item size. */
+export interface OnionVsDirect {
+  itemBytes: number;
+  onionPerSec: number;
+  directPerSec: number;
+  /** onionPerSec / directPerSec. */
+  ratio: number;
+}
+
+/** One target and whether this run met it. */
+export interface TargetCheck {
+  name: string;
+  target: string;
+  measured: string;
+  met: boolean;
+}
+
+/** Everything one run measured. */
+export interface BenchResults {
+  /** When the run started, ISO 8601. */
+  startedAt: string;
+  /** Wall time of the whole run, ms. */
+  totalMs: number;
+  machine: MachineInfo;
+  /** /proc/loadavg before and after: shows other load on the machine. */
+  loadavg: { start: string; end: string };
+  /** Share of the machine's CPU busy in the second before the run (other load), 0 to 1. */
+  busyBeforeStart?: number;
+  crypto: CryptoRate[];
+  hop: HopResult;
+  storeBatching: StoreBatchingResult;
+  startup: StartupResult;
+  devnet: DevnetResult;
+  onionVsDirect: OnionVsDirect[];
+  targets: TargetCheck[];
+}
+
+/** The targets, as stated in the performance brief. */
+export const TARGETS = {
+  /** Peel of one layer within this factor of X25519 + AES-GCM. */
+  hopRatio: 2,
+  /** Idle RSS of a node below this, bytes (100 MB). */
+  idleRssBytes: 100e6,
+  /** A restart (identity saved) answers /v1/info within this, ms. */
+  restartMs: 1_000,
+} as const;
+
+/** Pair each 16-in-flight onion store run with the direct run of the same item size. */
+export function compareOnionToDirect(loads: readonly NamedLoad[]): OnionVsDirect[] {
+  const heavy = loads.filter((l) => l.method === "store" && l.concurrency > 1);
+  const out: OnionVsDirect[] = [];
+  for (const onion of heavy.filter((l) => l.pathNodes > 1)) {
+    const direct = heavy.find((l) => l.pathNodes === 1 && l.itemBytes === onion.itemBytes);
+    if (!direct) continue;
+    out.push({
+      itemBytes: onion.itemBytes,
+      onionPerSec: onion.perSec,
+      directPerSec: direct.perSec,
+      ratio: round(onion.perSec / direct.perSec),
+    });
+  }
+  return out;
+}
+
+/** Check a run's numbers against {@link TARGETS}. */
+export function checkTargets(
+  parts: { hop: HopResult; startup: StartupResult; devnet: DevnetResult },
+): TargetCheck[] {
+  const idleMiB = parts.devnet.idleMemory.maxMiB;
+  const idleMB = (idleMiB * 1_048_576) / 1e6;
+  return [
+    {
+      name: "per-hop peel vs X25519 + AES-GCM (16 KiB)",
+      target: `<= ${TARGETS.hopRatio}x`,
+      measured: `${parts.hop.ratio}x`,
+      met: parts.hop.ratio <= TARGETS.hopRatio,
+    },
+    {
+      name: "idle node RSS (largest of the devnet)",
+      target: `< ${TARGETS.idleRssBytes / 1e6} MB`,
+      measured: `${round(idleMB)} MB (${idleMiB} MiB)`,
+      met: idleMiB * 1_048_576 < TARGETS.idleRssBytes,
+    },
+    {
+      name: "node start to first /v1/info (saved identity, median)",
+      target: `< ${TARGETS.restartMs} ms`,
+      measured: `${parts.startup.restartMedianMs} ms`,
+      met: parts.startup.restartMedianMs < TARGETS.restartMs,
+    },
+  ];
+}

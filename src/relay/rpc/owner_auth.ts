@@ -1,0 +1,41 @@
+/**
+ * The owner's signature on a storage request (PROTOCOL §5): checked by the
+ * node that runs the request, and again by each swarm member a delete or
+ * an expiry change is replicated to (PROTOCOL §6).
+ * @module
+ */
+import { bytesEqual } from "../../shared/crypto/bytes.ts";
+import { verify } from "../../shared/crypto/sign.ts";
+import { SIGNATURE_WINDOW_MS } from "../../shared/codec/limits.ts";
+import { HearthError } from "../../shared/errors.ts";
+import { type SignedOperands, storageSigningBytes } from "../../shared/storage/signing.ts";
+import { swarmKeyOf } from "../swarm/swarm_map.ts";
+import type { OwnerAuth } from "./storage_request.ts";
+
+/**
+ * Check that the owner of swarm key `key` signed these operands: the
+ * timestamp is within the window, the public key hashes to `key`, and the
+ * signature verifies.
+ * @param key the 32-byte swarm key
+ * @param auth the owner's public key, timestamp and signature
+ * @param options.ns the namespace, options.operands the method and what it acts on,
+ *   options.now the clock, options.windowMs the accepted clock difference
+ *   (default ±60 s)
+ * @throws {HearthError} `bad_timestamp` or `bad_signature`
+ */
+export async function checkOwnerAuth(
+  key: Uint8Array,
+  auth: OwnerAuth,
+  options: { ns: number; operands: SignedOperands; now: number; windowMs?: number },
+): Promise<void> {
+  if (Math.abs(options.now - auth.ts) > (options.windowMs ?? SIGNATURE_WINDOW_MS)) {
+    throw new HearthError("bad_timestamp", "Request timestamp is outside the window");
+  }
+  if (!bytesEqual(swarmKeyOf(auth.pubkey), key)) {
+    throw new HearthError("bad_signature", "Key does not own this swarm key");
+  }
+  const signed = storageSigningBytes(key, options.ns, auth.ts, options.operands);
+  if (!(await verify(auth.pubkey, signed, auth.sig))) {
+    throw new HearthError("bad_signature", "Bad signature");
+  }
+}
