@@ -76,14 +76,15 @@ export async function measureCryptoRates(options: { budgetMs: number }): Promise
     await opsPerSecond(() => ed25519.verify(signature, message, signer.publicKey), budget),
   );
 
-  // AEADs over an onion packet's sizes (16 KiB and 96 KiB). hearth's AES-GCM
-  // wrapper imports the key on every call, as the hot path does.
+  // AEADs over a routing slot (64 B), and the onion packet sizes (2, 16 and
+  // 96 KiB). hearth's AES-GCM wrapper imports the key on every call, as the
+  // hot path does.
   const key = randomBytes(32);
   const nonce12 = randomBytes(12);
   const nonce24 = randomBytes(24);
-  for (const size of [16_384, 98_304]) {
+  for (const size of [64, 2_048, 16_384, 98_304]) {
     const data = randomBytes(size);
-    const kib = `${size / 1024} KiB`;
+    const kib = size < 1024 ? `${size} B` : `${size / 1024} KiB`;
     add(
       `AES-256-GCM seal ${kib}`,
       "WebCrypto",

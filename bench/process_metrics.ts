@@ -96,6 +96,8 @@ export interface MachineCpu {
   total: number;
   idle: number;
   iowait: number;
+  /** Interrupt and softirq time: loopback networking is mostly here, charged to no process. */
+  irq: number;
   /** Time the hypervisor gave this machine's virtual CPUs to someone else. */
   steal: number;
 }
@@ -113,5 +115,5 @@ export async function machineCpu(): Promise<MachineCpu | undefined> {
   const parts = [user, nice, system, idle, iowait, irq, softirq, steal];
   if (parts.some((n) => n === undefined || !Number.isFinite(n))) return undefined;
   const total = parts.reduce((a, b) => a! + b!, 0)!;
-  return { total, idle: idle!, iowait: iowait!, steal: steal! };
+  return { total, idle: idle!, iowait: iowait!, irq: irq! + softirq!, steal: steal! };
 }

@@ -80,7 +80,8 @@ export function renderReport(r: BenchResults): string[] {
         "client CPU ms/req",
         "nodes CPU ms/req",
         "CPU ours",
-        "CPU others",
+        "irq",
+        "others",
         "steal",
         "iowait",
       ],
@@ -95,6 +96,7 @@ export function renderReport(r: BenchResults): string[] {
         num(l.clientCpuMsPerReq),
         num(l.nodesCpuMsPerReq),
         pct(l.cpuBusy),
+        pct(l.cpuIrq),
         pct(l.cpuOthers),
         pct(l.cpuSteal),
         pct(l.cpuIowait),
@@ -122,6 +124,34 @@ export function renderReport(r: BenchResults): string[] {
       ]),
       ["median", num(median(h.peelMs)), num(median(h.x25519AeadMs)), `${h.ratio}x`],
     ]),
+  );
+
+  out.push("", "HTTP exchange on loopback (fetch POST to Deno.serve in one process, 2 KiB answer)");
+  out.push(
+    ...formatTable(
+      ["body", "in flight", "exchanges/s", "CPU ms/exchange (both ends)"],
+      r.http.map((x) => [
+        `${x.bodyBytes / 1024} KiB`,
+        String(x.concurrency),
+        num(x.perSec),
+        num(x.cpuMsPerExchange),
+      ]),
+    ),
+  );
+  out.push(
+    "",
+    "Onion path inside one process (real relay apps, final answers at once, 1 in flight)",
+  );
+  out.push(
+    ...formatTable(
+      ["path nodes", "requests", "wall ms/req", "CPU ms/req (client and hops)"],
+      r.onionInProcess.map((x) => [
+        String(x.pathNodes),
+        String(x.requests),
+        num(x.wallMsPerReq),
+        num(x.cpuMsPerReq),
+      ]),
+    ),
   );
 
   const s = r.startup;

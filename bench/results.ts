@@ -5,7 +5,9 @@
  */
 import type { CryptoRate } from "./crypto_rates.ts";
 import type { DevnetResult, NamedLoad } from "./devnet_phase.ts";
+import type { HttpExchangeRate } from "./http_exchange.ts";
 import type { MachineInfo } from "./machine.ts";
+import type { InProcessPathCost } from "./onion_in_process.ts";
 import type { StartupResult } from "./startup.ts";
 import type { StoreBatchingResult } from "./store_batching.ts";
 import { round } from "./stats.ts";
@@ -54,6 +56,8 @@ export interface BenchResults {
   busyBeforeStart?: number;
   crypto: CryptoRate[];
   hop: HopResult;
+  http: HttpExchangeRate[];
+  onionInProcess: InProcessPathCost[];
   storeBatching: StoreBatchingResult;
   startup: StartupResult;
   devnet: DevnetResult;

@@ -3,7 +3,8 @@
  * table and write bench/results.json.
  *
  * 1. Crypto primitives, WebCrypto against noble (quiet machine).
- * 2. Per-hop onion processing against one X25519 + AES-GCM.
+ * 2. Per-hop onion processing against one X25519 + AES-GCM; one HTTP
+ *    exchange on loopback; an onion path of in-process hops.
  * 3. MessageStore puts, batched against sequential, on a libsql file.
  * 4. Node start-up (first start with proof of work, restarts) and the
  *    Deno baseline.
@@ -17,7 +18,9 @@
 import { measureHopCost } from "../src/relay/onion/bench_hop.ts";
 import { measureCryptoRates } from "./crypto_rates.ts";
 import { runDevnetPhase } from "./devnet_phase.ts";
+import { measureHttpExchange } from "./http_exchange.ts";
 import { describeMachine } from "./machine.ts";
+import { measureOnionInProcess } from "./onion_in_process.ts";
 import { machineCpu, pidsUnder } from "./process_metrics.ts";
 import { renderReport } from "./report.ts";
 import {
@@ -91,6 +94,10 @@ async function measure(root: string): Promise<BenchResults> {
   }
   hop.ratio = median(hop.ratios);
 
+  progress("HTTP exchange and in-process onion path");
+  const http = await measureHttpExchange({ budgetMs: 1_000 });
+  const onionInProcess = await measureOnionInProcess({ budgetMs: 2_000, tmpDir: root });
+
   progress("message store batching");
   const storeBatching = await measureStoreBatching({ tmpDir: root });
 
@@ -110,6 +117,8 @@ async function measure(root: string): Promise<BenchResults> {
     busyBeforeStart: busyBefore,
     crypto,
     hop,
+    http,
+    onionInProcess,
     storeBatching,
     startup,
     devnet,

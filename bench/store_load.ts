@@ -76,9 +76,12 @@ export interface LoadResult {
   nodesCpuMsPerReq?: number;
   /** Share of all the machine's cores used by the client and nodes in the window, 0 to 1. */
   cpuBusy?: number;
+  /** Share of the machine's CPU time in interrupts and softirqs (loopback TCP), 0 to 1. */
+  cpuIrq?: number;
   /**
-   * Share of the machine's CPU time busy in processes other than the client
-   * and the nodes in the window, 0 to 1: other load that makes the run noisy.
+   * Share of the machine's CPU time busy in anything else (other processes,
+   * kernel threads such as the file system journal) in the window, 0 to 1:
+   * other load that makes the run noisy.
    */
   cpuOthers?: number;
   /** Share of the machine's CPU time stolen by the hypervisor in the window, 0 to 1. */
@@ -190,7 +193,9 @@ export async function runLoad(
       const idle = b!.machine.idle - a!.machine.idle + b!.machine.iowait - a!.machine.iowait;
       const steal = b!.machine.steal - a!.machine.steal;
       const busy = (ticks - idle - steal) / ticks;
-      result.cpuOthers = round(Math.max(0, busy - result.cpuBusy));
+      const irq = (b!.machine.irq - a!.machine.irq) / ticks;
+      result.cpuIrq = round(irq);
+      result.cpuOthers = round(Math.max(0, busy - irq - result.cpuBusy));
       result.cpuSteal = round((b!.machine.steal - a!.machine.steal) / ticks);
       result.cpuIowait = round((b!.machine.iowait - a!.machine.iowait) / ticks);
     }

@@ -327,6 +327,15 @@ async function checkAlive(net: FuzzNet): Promise<void> {
   }
 }
 
+/** On failure: what the nodes said beyond their INFO lines (errors, stack traces). */
+async function printOddLogLines(devnet: Devnet): Promise<void> {
+  for (const node of devnet.nodes) {
+    const lines = (await Deno.readTextFile(node.logPath)).split("\n");
+    const odd = lines.filter((l) => l !== "" && !/^(INFO |hearth[: ])/.test(l));
+    if (odd.length > 0) console.error(`${node.logPath}:\n${odd.slice(0, 60).join("\n")}`);
+  }
+}
+
 Deno.test({
   name: "every /v1 route refuses bad input with a stable code, and the node lives on",
   sanitizeOps: false,
@@ -356,6 +365,7 @@ Deno.test({
           sanitizeResources: false,
           sanitizeExit: false,
         });
+        if (!ok) await printOddLogLines(devnet);
         assert(ok, `Step failed: ${name}`);
       }
     } finally {

@@ -6,7 +6,7 @@ import { assertEquals } from "../../tests/assert.ts";
 import { buf } from "../shared/crypto/bytes.ts";
 import { encodeFrame } from "../shared/codec/frame.ts";
 import { HearthError } from "../shared/errors.ts";
-import { createLogger, silentLogger } from "../shared/log.ts";
+import { silentLogger } from "../shared/log.ts";
 import { sendOnionRequest } from "../client/network/onion_client.ts";
 import { signRecord } from "./directory/record.ts";
 import { loadOrCreateIdentity } from "./identity.ts";
@@ -109,15 +109,4 @@ Deno.test({
       }
     });
   },
-});
-
-Deno.test("stop waits for a purge in flight before closing the database", async () => {
-  const lines: string[] = [];
-  const log = createLogger({ sink: (line) => lines.push(line) });
-  for (let i = 0; i < 5; i++) {
-    await withNode({ purgeIntervalMs: 1, log }, async () => {
-      await waitFor(() => true);
-    });
-  }
-  assertEquals(lines.filter((l) => l.includes("purge-failed")), []);
 });
