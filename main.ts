@@ -19,6 +19,18 @@ function say(line: string): void {
   console.log(line);
 }
 
+/** A one-line reason for a failed start. */
+function startError(err: unknown, listen: string): string {
+  if (err instanceof Deno.errors.AddrInUse) return `${listen} is already in use`;
+  if (err instanceof Deno.errors.AddrNotAvailable) {
+    return `${listen} is not an address of this machine`;
+  }
+  if (err instanceof Deno.errors.PermissionDenied) {
+    return `permission denied (${err.message.split("\n")[0]})`;
+  }
+  return (err instanceof Error ? err.message : String(err)).split("\n")[0]!;
+}
+
 async function main(args: string[]): Promise<number> {
   let options;
   try {
@@ -42,16 +54,22 @@ async function main(args: string[]): Promise<number> {
   const log = createLogger({ level: options.logLevel });
   const gossipIntervalMs = Number(Deno.env.get("HEARTH_GOSSIP_INTERVAL_MS") ?? "") || undefined;
 
-  const node = await RelayNode.start({
-    dataDir,
-    listen: options.listen,
-    publicAddr: options.publicAddr,
-    seeds: options.seeds.map(formatHostPort),
-    powBits: options.powBits,
-    rateLimit: options.rateLimit,
-    log,
-    gossipIntervalMs,
-  });
+  let node: RelayNode;
+  try {
+    node = await RelayNode.start({
+      dataDir,
+      listen: options.listen,
+      publicAddr: options.publicAddr,
+      seeds: options.seeds.map(formatHostPort),
+      powBits: options.powBits,
+      rateLimit: options.rateLimit,
+      log,
+      gossipIntervalMs,
+    });
+  } catch (err) {
+    console.error(`hearth: cannot start: ${startError(err, formatHostPort(options.listen))}`);
+    return 1;
+  }
   let localNet: LocalNet | undefined;
   if (options.seeds.length === 0 && options.localNet) {
     const helpers = await localNetIds(dataDir);

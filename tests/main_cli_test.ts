@@ -62,6 +62,27 @@ Deno.test("a bad flag or value prints one line and exits with code 2", async () 
     );
     assert(r.stderr.startsWith("hearth: "));
   }
+  const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const dir = await Deno.makeTempDir({ prefix: "hearth-busy-" });
+  try {
+    const port = (busy.addr as Deno.NetAddr).port;
+    const r = await runOnce([
+      "--data-dir",
+      dir,
+      "--listen",
+      `127.0.0.1:${port}`,
+      "--pow-bits",
+      "8",
+    ]);
+    assertEquals(r.code, 1, "a port in use is a start failure");
+    const errors = r.stderr.split("\n").filter((l) => l.startsWith("hearth: "));
+    assertEquals(errors.length, 1, r.stderr);
+    assert(errors[0]!.includes("already in use"), r.stderr);
+    assert(!/^\s+at /m.test(r.stderr), `no stack trace: ${r.stderr}`);
+  } finally {
+    busy.close();
+    await Deno.remove(dir, { recursive: true });
+  }
   const help = await runOnce(["--help"]);
   assertEquals(help.code, 0);
   assert(help.stdout.includes("--public-addr"));

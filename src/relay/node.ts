@@ -124,95 +124,113 @@ export class RelayNode {
     const log = options.log;
     await Deno.mkdir(options.dataDir, { recursive: true, mode: 0o700 });
     const identity = await loadOrCreateIdentity(options.dataDir, { powBits: options.powBits });
-    const db = await openDatabase<RelayDb>(`${options.dataDir}/relay.db`, relayMigrations);
-    const directory = new Directory({
-      identity,
-      dataDir: options.dataDir,
-      powBits: options.powBits,
-      log: log.child("directory"),
-    });
-    await directory.load();
-    const peers = new PeerClient(identity);
-    const store = new MessageStore(db.db);
-    const view = swarmViewOf(identity.id, () => directory.liveNodes(), {
-      subscribe: (listener) => directory.onChange(listener),
-    });
-    const replicator = new Replicator({ selfId: identity.id, peers, log: log.child("replicate") });
-    const rpc = createStorageRpc({ store, view, replicator, log: log.child("rpc") });
-    const closing = new AbortController();
-    const remoteOf = new WeakMap<Request, string>();
-    const app = relayApp({
-      log,
-      rateLimit: options.rateLimit,
-      peerOf: (request) => remoteOf.get(request),
-      routes: [
-        directoryRoutes({ directory, identity, peers, log: log.child("directory") }),
-        replicateRoutes({ store, view, log: log.child("replicate") }),
-        onionRoutes({
-          identity,
-          resolveNode: (id) => directory.get(id),
-          handleFinal: (request) => rpc.handle(request),
-          log: log.child("onion"),
-          signal: closing.signal,
-        }),
-      ],
-    });
-    const server = serve(options.listen, (request, info) => {
-      remoteOf.set(request, info.remoteAddr.hostname);
-      return app.fetch(request);
-    });
-    const bound = { host: options.listen.host, port: server.addr.port };
-    const publicAddr = formatHostPort(
-      options.publicAddr ?? {
-        host: isUnspecifiedHost(bound.host) ? "127.0.0.1" : bound.host,
-        port: bound.port,
-      },
-    );
-    const gossip = new Gossip({
-      directory,
-      identity,
-      peers,
-      seeds: options.seeds,
-      publicAddr,
-      log: log.child("gossip"),
-      intervalMs: options.gossipIntervalMs,
-    });
-    const antiEntropy = new AntiEntropy({ store, view, peers, log: log.child("sync") });
-    const purge: Purge = { timer: undefined, running: undefined };
-    purge.timer = setInterval(() => {
-      // One purge at a time, and `stop` waits for the one in flight.
-      purge.running ??= store.purgeExpired(Date.now())
-        .then(() => {}, () => log.warn("store.purge-failed"))
-        .finally(() => {
-          purge.running = undefined;
-        });
-    }, options.purgeIntervalMs ?? 10_000);
-    const node = new RelayNode({
-      identity,
-      directory,
-      publicAddr,
-      listenAddr: formatHostPort(bound),
-      server,
-      db,
-      store,
-      gossip,
-      antiEntropy,
-      replicator,
-      rpc,
-      peers,
-      purge,
-      closing,
-      shutdownGraceMs: options.shutdownGraceMs ?? 10_000,
-      log,
-    });
-    await gossip.bootstrap();
-    gossip.start();
-    antiEntropy.start({ intervalMs: options.antiEntropyIntervalMs ?? 60_000 });
-    log.info("node.started", {
-      reachable: gossip.status().reachable,
-      directorySize: directory.size(),
-    });
-    return node;
+    // What was opened so far is closed again if start-up fails half-way.
+    const undo: (() => unknown)[] = [];
+    try {
+      const db = await openDatabase<RelayDb>(`${options.dataDir}/relay.db`, relayMigrations);
+      undo.push(() => db.close());
+      const directory = new Directory({
+        identity,
+        dataDir: options.dataDir,
+        powBits: options.powBits,
+        log: log.child("directory"),
+      });
+      undo.push(() => directory.close());
+      await directory.load();
+      const peers = new PeerClient(identity);
+      const store = new MessageStore(db.db);
+      undo.push(() => store.close());
+      const view = swarmViewOf(identity.id, () => directory.liveNodes(), {
+        subscribe: (listener) => directory.onChange(listener),
+      });
+      const replicator = new Replicator({
+        selfId: identity.id,
+        peers,
+        log: log.child("replicate"),
+      });
+      const rpc = createStorageRpc({ store, view, replicator, log: log.child("rpc") });
+      const closing = new AbortController();
+      const remoteOf = new WeakMap<Request, string>();
+      const app = relayApp({
+        log,
+        rateLimit: options.rateLimit,
+        peerOf: (request) => remoteOf.get(request),
+        routes: [
+          directoryRoutes({ directory, identity, peers, log: log.child("directory") }),
+          replicateRoutes({ store, view, log: log.child("replicate") }),
+          onionRoutes({
+            identity,
+            resolveNode: (id) => directory.get(id),
+            handleFinal: (request) => rpc.handle(request),
+            log: log.child("onion"),
+            signal: closing.signal,
+          }),
+        ],
+      });
+      const server = serve(options.listen, (request, info) => {
+        remoteOf.set(request, info.remoteAddr.hostname);
+        return app.fetch(request);
+      });
+      undo.push(() => server.shutdown());
+      const bound = { host: options.listen.host, port: server.addr.port };
+      const publicAddr = formatHostPort(
+        options.publicAddr ?? {
+          host: isUnspecifiedHost(bound.host) ? "127.0.0.1" : bound.host,
+          port: bound.port,
+        },
+      );
+      const gossip = new Gossip({
+        directory,
+        identity,
+        peers,
+        seeds: options.seeds,
+        publicAddr,
+        log: log.child("gossip"),
+        intervalMs: options.gossipIntervalMs,
+      });
+      const antiEntropy = new AntiEntropy({ store, view, peers, log: log.child("sync") });
+      const purge: Purge = { timer: undefined, running: undefined };
+      purge.timer = setInterval(() => {
+        // One purge at a time, and `stop` waits for the one in flight.
+        purge.running ??= store.purgeExpired(Date.now())
+          .then(() => {}, () => log.warn("store.purge-failed"))
+          .finally(() => {
+            purge.running = undefined;
+          });
+      }, options.purgeIntervalMs ?? 10_000);
+      const node = new RelayNode({
+        identity,
+        directory,
+        publicAddr,
+        listenAddr: formatHostPort(bound),
+        server,
+        db,
+        store,
+        gossip,
+        antiEntropy,
+        replicator,
+        rpc,
+        peers,
+        purge,
+        closing,
+        shutdownGraceMs: options.shutdownGraceMs ?? 10_000,
+        log,
+      });
+      // From here the node owns every part: stopping it undoes the start.
+      undo.length = 0;
+      undo.push(() => node.stop());
+      await gossip.bootstrap();
+      gossip.start();
+      antiEntropy.start({ intervalMs: options.antiEntropyIntervalMs ?? 60_000 });
+      log.info("node.started", {
+        reachable: gossip.status().reachable,
+        directorySize: directory.size(),
+      });
+      return node;
+    } catch (err) {
+      for (const step of undo.reverse()) await Promise.resolve(step()).catch(() => {});
+      throw err;
+    }
   }
 
   /** This node's ID (hex Ed25519 key). */

@@ -110,3 +110,31 @@ Deno.test({
     });
   },
 });
+
+Deno.test("a start on a port in use rejects with AddrInUse and leaves the data folder usable", async () => {
+  const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const dir = await Deno.makeTempDir();
+  try {
+    const options: RelayNodeOptions = {
+      dataDir: `${dir}/node`,
+      listen: { host: "127.0.0.1", port: (busy.addr as Deno.NetAddr).port },
+      seeds: [],
+      powBits: 8,
+      rateLimit: null,
+      log: silentLogger,
+    };
+    let failed = false;
+    try {
+      await RelayNode.start(options);
+    } catch (err) {
+      failed = err instanceof Deno.errors.AddrInUse;
+    }
+    assertEquals(failed, true, "start rejects with AddrInUse");
+    // The same data folder starts fine on a free port.
+    const node = await RelayNode.start({ ...options, listen: { host: "127.0.0.1", port: 0 } });
+    await node.stop();
+  } finally {
+    busy.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
