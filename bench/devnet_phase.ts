@@ -34,6 +34,8 @@ export interface DevnetResult {
   /** How long the devnet sat idle before the memory reading, ms. */
   idleMs: number;
   idleMemory: DevnetMemory;
+  /** CPU a node used while idle, as a share of one core (mean of the nodes). */
+  idleCpuShare: number;
   loads: NamedLoad[];
   /** Memory right after the last load. */
   afterLoadMemory: DevnetMemory;
@@ -129,8 +131,14 @@ export async function runDevnetPhase(options: DevnetPhaseOptions): Promise<Devne
     await devnet.converge(count, 60_000);
     const startAndConvergeMs = round(performance.now() - started);
     progress(`idle ${idleMs / 1000} s, then memory`);
-    await new Promise((r) => setTimeout(r, idleMs));
     const pids = await pidsOf(devnet);
+    const idleStart = await cpuOf(pids);
+    const idleStarted = performance.now();
+    await new Promise((r) => setTimeout(r, idleMs));
+    const idleEnd = await cpuOf(pids);
+    const idleCpuShare = round(
+      (idleEnd.nodes - idleStart.nodes) / (performance.now() - idleStarted) / count,
+    );
     const idleMemory = await memoryOf(pids);
 
     const nodes = await directoryOf(devnet.nodes[0]!.addr);
@@ -178,6 +186,7 @@ export async function runDevnetPhase(options: DevnetPhaseOptions): Promise<Devne
       startAndConvergeMs,
       idleMs,
       idleMemory,
+      idleCpuShare,
       loads,
       afterLoadMemory,
       afterLoadIdleMemory,

@@ -109,6 +109,17 @@ export function renderReport(r: BenchResults): string[] {
         `${num(c.directPerSec)} = ${c.ratio}`,
     );
   }
+  const hop = r.perRelayHop;
+  out.push(
+    `one relay hop adds (swarm lookups, 1 in flight): p50 ${num(hop.p50Ms)} ms, node CPU ` +
+      `${num(hop.nodesCpuMs)} ms, client CPU ${num(hop.clientCpuMs)} ms; in one process ` +
+      `${num(hop.inProcessCpuMs)} ms CPU`,
+  );
+  out.push(
+    `devnet idle: ${
+      pct(d.idleCpuShare)
+    } of one core per node (gossip every ${d.gossipIntervalMs} ms)`,
+  );
   const failures = d.loads.filter((l) => l.failed > 0);
   for (const l of failures) out.push(`failures in "${l.name}": ${JSON.stringify(l.errors)}`);
 

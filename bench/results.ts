@@ -35,6 +35,22 @@ export interface OnionVsDirect {
   ratio: number;
 }
 
+/**
+ * What one relay hop adds, from the 1-in-flight swarm lookups (3 relays
+ * against none, divided by 3) and from the in-process path (4 nodes
+ * against 1, divided by 3).
+ */
+export interface PerRelayHop {
+  /** Added median latency on the devnet, ms. */
+  p50Ms: number;
+  /** Added CPU of the node processes, ms. */
+  nodesCpuMs: number;
+  /** Added CPU of the client (one more layer to build and open), ms. */
+  clientCpuMs: number;
+  /** Added CPU with every hop in one process (client included), ms. */
+  inProcessCpuMs: number;
+}
+
 /** One target and whether this run met it. */
 export interface TargetCheck {
   name: string;
@@ -62,6 +78,7 @@ export interface BenchResults {
   startup: StartupResult;
   devnet: DevnetResult;
   onionVsDirect: OnionVsDirect[];
+  perRelayHop: PerRelayHop;
   targets: TargetCheck[];
 }
 
@@ -90,6 +107,31 @@ export function compareOnionToDirect(loads: readonly NamedLoad[]): OnionVsDirect
     });
   }
   return out;
+}
+
+/** Derive {@link PerRelayHop} from the swarm lookups and the in-process path. */
+export function perRelayHopOf(
+  loads: readonly NamedLoad[],
+  inProcess: readonly InProcessPathCost[],
+): PerRelayHop {
+  const lookup = (nodes: number) =>
+    loads.find((l) => l.method === "swarm" && l.concurrency === 1 && l.pathNodes === nodes);
+  const direct = lookup(1);
+  const onion = lookup(4);
+  const relays = (onion?.pathNodes ?? 4) - 1;
+  const diff = (pick: (l: NamedLoad) => number | undefined) => {
+    const a = direct && pick(direct);
+    const b = onion && pick(onion);
+    return a === undefined || b === undefined ? NaN : round((b - a) / relays);
+  };
+  const one = inProcess.find((c) => c.pathNodes === 1);
+  const four = inProcess.find((c) => c.pathNodes === 4);
+  return {
+    p50Ms: diff((l) => l.p50Ms),
+    nodesCpuMs: diff((l) => l.nodesCpuMsPerReq),
+    clientCpuMs: diff((l) => l.clientCpuMsPerReq),
+    inProcessCpuMs: one && four ? round((four.cpuMsPerReq - one.cpuMsPerReq) / 3) : NaN,
+  };
 }
 
 /** Check a run's numbers against {@link TARGETS}. */

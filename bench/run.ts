@@ -28,6 +28,7 @@ import {
   checkTargets,
   compareOnionToDirect,
   type HopResult,
+  perRelayHopOf,
 } from "./results.ts";
 import { median, round } from "./stats.ts";
 import { measureStartup } from "./startup.ts";
@@ -123,6 +124,7 @@ async function measure(root: string): Promise<BenchResults> {
     startup,
     devnet,
     onionVsDirect: compareOnionToDirect(devnet.loads),
+    perRelayHop: perRelayHopOf(devnet.loads, onionInProcess),
     targets: checkTargets({ hop, startup, devnet }),
   };
 }

@@ -218,6 +218,8 @@ export const STORAGE_CODES: readonly ErrorCode[] = [
   "bad_signature",
   "bad_timestamp",
   "quota_exceeded",
+  // A valid store the swarm could not make durable in time: a retry, not a refusal.
+  "not_durable",
 ];
 
 /**
@@ -333,6 +335,7 @@ export function hexArb(bytes: number): fc.Arbitrary<string> {
     { weight: 1, arbitrary: fc.uint8Array({ maxLength: bytes + 2 }).map(toHex) },
     { weight: 1, arbitrary: exact.map((h) => h.toUpperCase()) },
     { weight: 1, arbitrary: exact.map((h) => `${h.slice(1)}g`) },
+    { weight: 1, arbitrary: exact.map((h) => h.slice(1)) },
   );
 }
 

@@ -47,6 +47,7 @@ export async function announce(net: FuzzNet): Promise<void> {
     "bad_pow",
     "bad_signature",
   ];
+  const seen = new Set<ErrorCode>();
   // Either the record is unchanged (and accepted again), or it is refused.
   const judge = async (text: Uint8Array): Promise<void> => {
     const answer = await post(buf(text));
@@ -67,7 +68,6 @@ export async function announce(net: FuzzNet): Promise<void> {
     }
     seen.add(expectError(answer, RECORD_CODES, "changed record"));
   };
-  const seen = new Set<ErrorCode>();
   const fields = ["id", "x25519", "addr", "version", "ts", "pow", "sig"];
   const edit = fc.oneof(
     fc.record({ drop: fc.constantFrom(...fields) }),
@@ -310,7 +310,15 @@ export async function rawFraming(net: FuzzNet): Promise<void> {
     }),
     fc.record({
       kind: fc.constant("malformed" as const),
-      length: fc.constantFrom("abc", "-1", "1.5", "0x10", "1 2", "+5", "9".repeat(25)),
+      field: fc.oneof(
+        fc.constantFrom("abc", "-1", "1.5", "0x10", "1 2", "+5", "9".repeat(25), "5, 6")
+          .map((n) => `content-length: ${n}`),
+        fc.constantFrom(
+          "content-length: 5\r\ncontent-length: 6",
+          "transfer-encoding: chunked\r\ncontent-length: 3",
+          `x-big: ${"a".repeat(100_000)}`,
+        ),
+      ),
     }),
     fc.record({
       kind: fc.constant("bad-chunk" as const),
@@ -328,7 +336,7 @@ export async function rawFraming(net: FuzzNet): Promise<void> {
         const head = (field: string) =>
           utf8(`POST ${route} HTTP/1.1\r\nhost: x\r\n${field}\r\n\r\n`);
         const limit = limits[route]!;
-        const what = `${route} ${JSON.stringify(v)}`;
+        const what = `${route} ${JSON.stringify(v).slice(0, 200)}`;
         if (v.kind === "huge") {
           const length = v.text ?? String(limit + v.extra);
           const answer = await rawHttp(net.addr, head(`content-length: ${length}`));
@@ -364,7 +372,7 @@ export async function rawFraming(net: FuzzNet): Promise<void> {
           expectError(answer, [answerTo(route, n)], what);
         } else if (v.kind === "malformed") {
           // Refused by the HTTP layer before any route sees it: a bare 400.
-          const answer = await rawHttp(net.addr, head(`content-length: ${v.length}`));
+          const answer = await rawHttp(net.addr, head(v.field));
           assertEquals([answer.status, answer.body.length], [400, 0], what);
         } else {
           // A broken chunk: the HTTP layer drops the connection (status 0) or says 400.
