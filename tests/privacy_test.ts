@@ -36,12 +36,13 @@ Deno.test("the logger drops string, object and non-finite fields and odd names",
     "127.0.0.1": 5,
     count: 3,
     ok: true,
+    directorySize: 7,
   } as unknown as LogFields;
   log.info("store.accepted", fields);
   log.warn("127.0.0.1:7000");
   log.debug("hidden", { count: 1 });
   assertEquals(lines, [
-    "INFO hearth store.accepted count=3 ok=true",
+    "INFO hearth store.accepted count=3 ok=true directorySize=7",
     "WARN hearth invalid-event-name",
   ]);
 });
@@ -315,7 +316,7 @@ function checkLogs(
       assert(!/\d{10,}/.test(line), `${where} holds a timestamp or a long number`);
       assert(!/[0-9a-f]{12,}/i.test(line), `${where} holds hex`);
       assert(
-        /^(DEBUG|INFO|WARN|ERROR) [a-z.-]+ [a-z0-9_.-]+( [a-z0-9_.-]+=([0-9.e+-]+|true|false))*$/
+        /^(DEBUG|INFO|WARN|ERROR) [a-z.-]+ [a-z0-9_.-]+( [a-zA-Z0-9_]+=([0-9.e+-]+|true|false))*$/
           .test(line),
         `${where} is not a logger line`,
       );

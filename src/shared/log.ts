@@ -38,6 +38,7 @@ export interface LoggerOptions {
 }
 
 const EVENT = /^[a-z][a-z0-9_.-]{0,63}$/;
+const FIELD = /^[a-zA-Z][a-zA-Z0-9_]{0,63}$/;
 const encoder = new TextEncoder();
 
 function stderrSink(line: string): void {
@@ -61,7 +62,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     let line = `${at.toUpperCase()} ${component} ${name}`;
     if (fields) {
       for (const [k, v] of Object.entries(fields)) {
-        if (!EVENT.test(k)) continue;
+        if (!FIELD.test(k)) continue;
         if (typeof v === "number" && Number.isFinite(v)) {
           line += ` ${k}=${Math.round(v * 1000) / 1000}`;
         } else if (typeof v === "boolean") line += ` ${k}=${v}`;

@@ -38,3 +38,17 @@ Deno.test("readJson refuses non-JSON and invalid UTF-8 with bad_request", async 
     assertEquals(err.code, "bad_request");
   }
 });
+
+Deno.test("readBody gives up on a body that never finishes", async () => {
+  let pull = 0;
+  const stalled = new ReadableStream<Uint8Array>({
+    pull(c) {
+      // One chunk, then nothing: the client stalls.
+      if (pull++ === 0) c.enqueue(new Uint8Array(10));
+      return new Promise(() => {});
+    },
+  });
+  const req = new Request("http://x/", { method: "POST", body: stalled });
+  const err = await assertRejects(() => readBody(req, 100, { timeoutMs: 50 }), HearthError);
+  assertEquals(err.code, "bad_request");
+});
