@@ -14,7 +14,9 @@ import { median, round } from "./stats.ts";
 export interface DevnetMemory {
   /** RSS of each node, MiB, in devnet order. */
   rssMiB: number[];
+  /** Median RSS of the nodes, MiB. */
   medianMiB: number;
+  /** Largest RSS of the nodes, MiB. */
   maxMiB: number;
 }
 
@@ -22,20 +24,34 @@ export interface DevnetMemory {
 export interface NamedLoad extends LoadResult {
   /** e.g. "store 1 KiB, 3 relays". */
   name: string;
+  /** When the run began, ms after the first node was spawned. */
+  fromMs: number;
+  /** When the run ended, ms after the first node was spawned. */
+  toMs: number;
 }
 
-/** Result of {@link runDevnetPhase}. */
+/**
+ * Result of {@link runDevnetPhase}. Every node runs an anti-entropy round
+ * at start and then every 60 s; the loads fit in the first minute, so the
+ * first periodic round (which stalls a busy devnet for seconds) stays out
+ * of the measurement windows. `fromMs`/`toMs` of each load show it did.
+ */
 export interface DevnetResult {
+  /** Node processes in the devnet. */
   nodes: number;
+  /** Proof-of-work bits of the nodes. */
   powBits: number;
+  /** Gossip period of the nodes, ms. */
   gossipIntervalMs: number;
   /** From the first spawn until every node knows every other, ms. */
   startAndConvergeMs: number;
   /** How long the devnet sat idle before the memory reading, ms. */
   idleMs: number;
+  /** Memory after joining and sitting idle for `idleMs`. */
   idleMemory: DevnetMemory;
   /** CPU a node used while idle, as a share of one core (mean of the nodes). */
   idleCpuShare: number;
+  /** The load runs, in the order they ran. */
   loads: NamedLoad[];
   /** Memory right after the last load. */
   afterLoadMemory: DevnetMemory;
@@ -172,8 +188,9 @@ export async function runDevnetPhase(options: DevnetPhaseOptions): Promise<Devne
     const loads: NamedLoad[] = [];
     for (const step of plan) {
       progress(step.name);
+      const fromMs = round(performance.now() - started);
       const result = await runLoad(nodes, { ...step.options, cpu: () => cpuOf(pids) });
-      loads.push({ name: step.name, ...result });
+      loads.push({ name: step.name, ...result, fromMs, toMs: round(performance.now() - started) });
     }
     const afterLoadMemory = await memoryOf(pids);
     progress(`idle ${idleMs / 1000} s, then memory`);

@@ -16,8 +16,11 @@ export interface MachineInfo {
   memTotalMiB: number;
   /** Operating system and kernel release. */
   os: string;
+  /** Deno version. */
   deno: string;
+  /** V8 version. */
   v8: string;
+  /** TypeScript version. */
   typescript: string;
 }
 

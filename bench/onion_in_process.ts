@@ -21,6 +21,7 @@ import { round } from "./stats.ts";
 export interface InProcessPathCost {
   /** Nodes on the path (the last one answers). */
   pathNodes: number;
+  /** Requests completed in the time budget. */
   requests: number;
   /** Wall time per request, ms. */
   wallMsPerReq: number;

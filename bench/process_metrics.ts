@@ -93,8 +93,11 @@ export function pidsUnder(root: string): Promise<number[]> {
 
 /** Machine-wide CPU time so far, in clock ticks summed over all cores (/proc/stat). */
 export interface MachineCpu {
+  /** All CPU time. */
   total: number;
+  /** Idle time. */
   idle: number;
+  /** Idle time waiting for the disk. */
   iowait: number;
   /** Interrupt and softirq time: loopback networking is mostly here, charged to no process. */
   irq: number;

@@ -67,6 +67,7 @@ export function renderReport(r: BenchResults): string[] {
   );
 
   out.push("", `1. Storage RPC on a devnet of ${d.nodes} node processes (pow ${d.powBits} bits)`);
+  out.push('("at s": seconds after the first node was spawned; anti-entropy runs every 60 s)');
   out.push(
     ...formatTable(
       [
@@ -84,6 +85,7 @@ export function renderReport(r: BenchResults): string[] {
         "others",
         "steal",
         "iowait",
+        "at s",
       ],
       d.loads.map((l) => [
         l.name,
@@ -100,6 +102,7 @@ export function renderReport(r: BenchResults): string[] {
         pct(l.cpuOthers),
         pct(l.cpuSteal),
         pct(l.cpuIowait),
+        `${Math.round(l.fromMs / 1000)}-${Math.round(l.toMs / 1000)}`,
       ]),
     ),
   );

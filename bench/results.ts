@@ -28,8 +28,11 @@ export interface HopResult {
 
 /** Onion (3 relays + destination) against direct (destination alone), one item size. */
 export interface OnionVsDirect {
+  /** Data bytes of each item. */
   itemBytes: number;
+  /** Onion stores per second. */
   onionPerSec: number;
+  /** Direct stores per second. */
   directPerSec: number;
   /** onionPerSec / directPerSec. */
   ratio: number;
@@ -53,9 +56,13 @@ export interface PerRelayHop {
 
 /** One target and whether this run met it. */
 export interface TargetCheck {
+  /** What is measured. */
   name: string;
+  /** The target, as text. */
   target: string;
+  /** What this run measured, as text. */
   measured: string;
+  /** Whether the target was met. */
   met: boolean;
 }
 
@@ -65,20 +72,31 @@ export interface BenchResults {
   startedAt: string;
   /** Wall time of the whole run, ms. */
   totalMs: number;
+  /** The machine and runtime. */
   machine: MachineInfo;
   /** /proc/loadavg before and after: shows other load on the machine. */
   loadavg: { start: string; end: string };
   /** Share of the machine's CPU busy in the second before the run (other load), 0 to 1. */
   busyBeforeStart?: number;
+  /** Crypto primitives per second. */
   crypto: CryptoRate[];
+  /** Per-hop onion processing. */
   hop: HopResult;
+  /** HTTP exchanges on loopback. */
   http: HttpExchangeRate[];
+  /** The onion path with every hop in this process. */
   onionInProcess: InProcessPathCost[];
+  /** MessageStore batched against sequential puts. */
   storeBatching: StoreBatchingResult;
+  /** Node start-up and the Deno baseline. */
   startup: StartupResult;
+  /** The devnet: memory and load runs. */
   devnet: DevnetResult;
+  /** Onion against direct store throughput, per item size. */
   onionVsDirect: OnionVsDirect[];
+  /** What one relay hop adds. */
   perRelayHop: PerRelayHop;
+  /** The targets and whether they were met. */
   targets: TargetCheck[];
 }
 

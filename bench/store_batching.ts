@@ -24,7 +24,9 @@ export interface PutTiming {
 
 /** Result of {@link measureStoreBatching}. */
 export interface StoreBatchingResult {
+  /** Items put each way. */
   items: number;
+  /** Data bytes of each item. */
   itemBytes: number;
   /** All puts issued at once. */
   concurrent: PutTiming;

@@ -43,17 +43,23 @@ export interface LoadOptions {
  * processes together, ms, and the machine's counters, ticks.
  */
 export interface CpuReading {
+  /** CPU of this process, ms. */
   client: number;
+  /** CPU of all node processes together, ms. */
   nodes: number;
+  /** Machine-wide counters. */
   machine: MachineCpu;
 }
 
 /** What one load run measured. */
 export interface LoadResult {
+  /** The RPC that ran. */
   method: LoadMethod;
   /** Nodes on each path: relays plus the destination. */
   pathNodes: number;
+  /** Data bytes of each stored item (0 for `swarm`). */
   itemBytes: number;
+  /** Requests in flight. */
   concurrency: number;
   /** The measurement window, ms. */
   windowMs: number;
@@ -67,8 +73,11 @@ export interface LoadResult {
   perSec: number;
   /** Item data stored per second, MB (10^6 bytes); 0 for `swarm`. */
   mbPerSec: number;
+  /** Median latency of the successful requests, ms. */
   p50Ms: number;
+  /** 95th percentile latency, ms. */
   p95Ms: number;
+  /** 99th percentile latency, ms. */
   p99Ms: number;
   /** CPU ms the client spent per successful request, in the window (when measured). */
   clientCpuMsPerReq?: number;
