@@ -185,7 +185,10 @@ export class AntiEntropy {
         this.#running = undefined;
         const again = this.#again;
         this.#again = false;
-        this.#schedule(again ? this.#debounceMs : this.#intervalMs);
+        // ±20% jitter, so the nodes of a network do not all sync at once.
+        this.#schedule(
+          again ? this.#debounceMs : Math.round(this.#intervalMs * (0.8 + 0.4 * Math.random())),
+        );
       });
   }
 

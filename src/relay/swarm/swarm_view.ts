@@ -5,6 +5,7 @@
  * @module
  */
 import type { NodeRecord } from "../directory/record_types.ts";
+import { toHex } from "../../shared/crypto/bytes.ts";
 import { swarmFor } from "./swarm_map.ts";
 
 /** A read-only view of the live network from this node. */
@@ -32,11 +33,37 @@ export function swarmViewOf(
   nodes: () => NodeRecord[],
   options: { swarmSize?: number; subscribe?: (listener: () => void) => () => void } = {},
 ): SwarmView {
+  const subscribe = options.subscribe;
+  if (!subscribe) {
+    return {
+      selfId,
+      liveNodes: nodes,
+      members: (key) => swarmFor(key, nodes(), options.swarmSize),
+      isKnown: (id) => nodes().some((n) => n.id === id),
+      onChange: () => () => {},
+    };
+  }
+  // With change notifications, swarms are computed once per key until the
+  // set of live nodes changes: anti-entropy scans ask for every stored key.
+  const cache = new Map<string, NodeRecord[]>();
+  subscribe(() => cache.clear());
   return {
     selfId,
     liveNodes: nodes,
-    members: (key) => swarmFor(key, nodes(), options.swarmSize),
+    members: (key) => {
+      const hex = toHex(key);
+      let members = cache.get(hex);
+      if (!members) {
+        members = swarmFor(key, nodes(), options.swarmSize);
+        if (cache.size >= MAX_CACHED_SWARMS) cache.clear();
+        cache.set(hex, members);
+      }
+      return members;
+    },
     isKnown: (id) => nodes().some((n) => n.id === id),
-    onChange: options.subscribe ?? (() => () => {}),
+    onChange: subscribe,
   };
 }
+
+/** Most swarms a view keeps computed (about 200 bytes each). */
+const MAX_CACHED_SWARMS = 100_000;
