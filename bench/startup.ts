@@ -5,11 +5,10 @@
  * The start of a bare Deno process is measured too, for context.
  * @module
  */
-import { freePort } from "../tools/devnet_lib.ts";
+import { freePort, MAIN_PATH, NODE_PERMISSIONS } from "../tools/devnet_lib.ts";
 import { rssMiB } from "./process_metrics.ts";
 import { median, round } from "./stats.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const POLL_MS = 5;
 const START_TIMEOUT_MS = 60_000;
 
@@ -60,13 +59,8 @@ export async function timeNodeStart(
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
-      "--allow-net",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-ffi",
-      "--allow-sys",
-      MAIN,
+      ...NODE_PERMISSIONS,
+      MAIN_PATH,
       "--data-dir",
       dataDir,
       "--listen",

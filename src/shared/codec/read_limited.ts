@@ -4,6 +4,7 @@
  * is never buffered.
  * @module
  */
+import { concatBytes } from "../crypto/bytes.ts";
 
 /**
  * Read at most `maxBytes` of a request or response body.
@@ -47,12 +48,5 @@ export async function readLimited(
   } finally {
     clearTimeout(timer);
   }
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.length;
-  }
-  return out;
+  return chunks.length === 1 ? chunks[0]! : concatBytes(...chunks);
 }
