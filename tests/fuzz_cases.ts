@@ -5,7 +5,7 @@
  * @module
  */
 import fc from "fast-check";
-import { buf, toHex, u64, utf8 } from "../src/shared/crypto/bytes.ts";
+import { buf, fromHex, toHex, u64, utf8 } from "../src/shared/crypto/bytes.ts";
 import { labeledHash, sha256 } from "../src/shared/crypto/hash.ts";
 import { sign } from "../src/shared/crypto/sign.ts";
 import { ERROR_STATUS, type ErrorCode, isErrorCode } from "../src/shared/errors.ts";
@@ -228,12 +228,13 @@ export const STORAGE_CODES: readonly ErrorCode[] = [
  */
 export async function peerHeaders(
   identity: NodeIdentity,
-  request: { method: string; path: string; body: Uint8Array; ts: number },
+  request: { method: string; path: string; receiver: string; body: Uint8Array; ts: number },
 ): Promise<Record<string, string>> {
   const signed = labeledHash(
     "hearth/peer-request/v1",
     utf8(request.method),
     utf8(request.path),
+    fromHex(request.receiver, 32),
     u64(request.ts),
     sha256(request.body),
   );

@@ -208,7 +208,7 @@ export async function peerRoutes(net: FuzzNet): Promise<void> {
       const bytes = peerBody(route, shape);
       const ts = Date.now();
       const signed = (id: NodeIdentity, path = route, b = bytes) =>
-        peerHeaders(id, { method: "POST", path, body: b, ts });
+        peerHeaders(id, { method: "POST", path, receiver: net.target.id, body: b, ts });
       let headers: Record<string, string> = {};
       let expected: ErrorCode[];
       if (typeof how === "object") {

@@ -339,7 +339,10 @@ Deno.test("replication refuses unknown nodes and bad items", async () => {
     const stranger = new PeerClient(await testIdentity());
     const known = new PeerClient(nodes[1]!.identity);
     try {
-      const refused = await stranger.request(addr, "/v1/replicate/store", { body, signed: true });
+      const refused = await stranger.request(addr, "/v1/replicate/store", {
+        body,
+        signedFor: a.id,
+      });
       assertEquals(refused.status, 403);
       assertEquals(JSON.parse(new TextDecoder().decode(refused.body)).error, "unknown_node");
       const unsigned = await known.request(addr, "/v1/replicate/store", { body });
@@ -347,30 +350,39 @@ Deno.test("replication refuses unknown nodes and bad items", async () => {
       const expired = encodeItemBatch([item(Date.now() - 1)]);
       const late = await known.request(addr, "/v1/replicate/store", {
         body: expired,
-        signed: true,
+        signedFor: a.id,
       });
       assertEquals(JSON.parse(new TextDecoder().decode(late.body)).error, "bad_ttl");
       const far = encodeItemBatch([item(Date.now() + 31 * 86_400_000)]);
-      const tooFar = await known.request(addr, "/v1/replicate/store", { body: far, signed: true });
+      const tooFar = await known.request(addr, "/v1/replicate/store", {
+        body: far,
+        signedFor: a.id,
+      });
       assertEquals(JSON.parse(new TextDecoder().decode(tooFar.body)).error, "bad_ttl");
       const truncated = body.subarray(0, body.length - 1);
       const short = await known.request(addr, "/v1/replicate/store", {
         body: truncated,
-        signed: true,
+        signedFor: a.id,
       });
       assertEquals(JSON.parse(new TextDecoder().decode(short.body)).error, "bad_request");
       const huge = await known.request(addr, "/v1/replicate/store", {
         body: new Uint8Array(1_048_577),
-        signed: true,
+        signedFor: a.id,
       });
       assertEquals(huge.status, 413);
       assertEquals(await a.store.has(item(0).hash), false);
-      const ok = await known.request(addr, "/v1/replicate/store", { body, signed: true });
+      // A request signed for another node cannot be replayed here.
+      const elsewhere = await known.request(addr, "/v1/replicate/store", {
+        body,
+        signedFor: nodes[1]!.id,
+      });
+      assertEquals(JSON.parse(new TextDecoder().decode(elsewhere.body)).error, "bad_signature");
+      const ok = await known.request(addr, "/v1/replicate/store", { body, signedFor: a.id });
       assertEquals(JSON.parse(new TextDecoder().decode(ok.body)), { ok: true, stored: 1 });
       assert(await a.store.has(item(0).hash));
       const digest = await stranger.request(addr, "/v1/sync/digest", {
         body: text("{}"),
-        signed: true,
+        signedFor: a.id,
       });
       assertEquals(digest.status, 403);
     } finally {
@@ -381,11 +393,16 @@ Deno.test("replication refuses unknown nodes and bad items", async () => {
 });
 
 /** Post a JSON body to a node's peer route, signed by `from`; returns status and parsed body. */
-async function peerPost(from: PeerClient, addr: string, path: string, payload: unknown) {
-  const res = await from.request(addr, path, {
+async function peerPost(
+  from: PeerClient,
+  to: { id: string; addr: string },
+  path: string,
+  payload: unknown,
+) {
+  const res = await from.request(to.addr, path, {
     body: text(JSON.stringify(payload)),
     contentType: "application/json",
-    signed: true,
+    signedFor: to.id,
   });
   return { status: res.status, body: JSON.parse(new TextDecoder().decode(res.body)) };
 }
@@ -413,23 +430,26 @@ Deno.test("a replicated delete or expiry change needs the owner's signature", as
       });
       const del = { method: "delete" as const, hashes: [hash] };
       // A known node alone cannot delete an owner's items.
-      const bare = await peerPost(known, addr, "/v1/replicate/delete", change);
+      const bare = await peerPost(known, { id: a.id, addr }, "/v1/replicate/delete", change);
       assertEquals(bare.body.error, "bad_request");
       const stranger = await generateSigningKeyPair();
-      const forged = await peerPost(known, addr, "/v1/replicate/delete", {
+      const forged = await peerPost(known, { id: a.id, addr }, "/v1/replicate/delete", {
         ...change,
         ...(await signedBy(stranger, Date.now(), del)),
       });
       assertEquals(forged.body.error, "bad_signature");
-      const old = await peerPost(known, addr, "/v1/replicate/delete", {
+      const old = await peerPost(known, { id: a.id, addr }, "/v1/replicate/delete", {
         ...change,
         ...(await signedBy(owner, Date.now() - 600_000, del)),
       });
       assertEquals(old.body.error, "bad_timestamp");
       const expiry = Date.now() + 60_000;
-      const shorten = await peerPost(known, addr, "/v1/replicate/expire", { ...change, expiry });
+      const shorten = await peerPost(known, { id: a.id, addr }, "/v1/replicate/expire", {
+        ...change,
+        expiry,
+      });
       assertEquals(shorten.body.error, "bad_request");
-      const otherOperands = await peerPost(known, addr, "/v1/replicate/expire", {
+      const otherOperands = await peerPost(known, { id: a.id, addr }, "/v1/replicate/expire", {
         ...change,
         expiry,
         ...(await signedBy(owner, Date.now(), {
@@ -443,7 +463,7 @@ Deno.test("a replicated delete or expiry change needs the owner's signature", as
       assertEquals(held.items.map((i) => toHex(i.hash)), [toHex(hash)]);
       assert(held.items[0]!.expiry > expiry);
       // What the owner signed goes through.
-      const ok = await peerPost(known, addr, "/v1/replicate/delete", {
+      const ok = await peerPost(known, { id: a.id, addr }, "/v1/replicate/delete", {
         ...change,
         ...(await signedBy(owner, Date.now(), del)),
       });

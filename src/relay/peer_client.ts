@@ -7,7 +7,10 @@
  * - `x-hearth-node`: the caller's node ID (hex Ed25519 key)
  * - `x-hearth-ts`: ms since the epoch
  * - `x-hearth-sig`: hex Ed25519 signature over
- *   labeledHash("hearth/peer-request/v1", method, path, ts, sha256(body))
+ *   labeledHash("hearth/peer-request/v1", method, path, receiverId, ts, sha256(body))
+ *
+ * Naming the receiver stops a signed request from being replayed to
+ * another node.
  * @module
  */
 import { buf, fromHex, toHex, u64, utf8 } from "../shared/crypto/bytes.ts";
@@ -22,8 +25,11 @@ import { readLimited } from "../shared/codec/read_limited.ts";
 export interface PeerRequestOptions {
   method?: "GET" | "POST";
   body?: Uint8Array;
-  /** Sign the request with this node's key. */
-  signed?: boolean;
+  /**
+   * Sign the request with this node's key for the receiver with this node
+   * ID (hex), so it cannot be replayed to another node.
+   */
+  signedFor?: string;
   /** Give up after this long (default 10 s). */
   timeoutMs?: number;
   /** Largest response accepted (default 2 MiB). */
@@ -38,8 +44,21 @@ export interface PeerResponse {
   body: Uint8Array;
 }
 
-function signingBytes(method: string, path: string, ts: number, body: Uint8Array): Uint8Array {
-  return labeledHash("hearth/peer-request/v1", utf8(method), utf8(path), u64(ts), sha256(body));
+function signingBytes(
+  method: string,
+  path: string,
+  receiver: string,
+  ts: number,
+  body: Uint8Array,
+): Uint8Array {
+  return labeledHash(
+    "hearth/peer-request/v1",
+    utf8(method),
+    utf8(path),
+    fromHex(receiver, 32),
+    u64(ts),
+    sha256(body),
+  );
 }
 
 /** Makes requests to other nodes' relay ports. */
@@ -66,9 +85,10 @@ export class PeerClient {
     const body = options.body ?? new Uint8Array(0);
     const headers: Record<string, string> = {};
     if (options.body) headers["content-type"] = options.contentType ?? "application/octet-stream";
-    if (options.signed) {
+    if (options.signedFor !== undefined) {
       const ts = this.#clock();
-      const sig = await sign(this.#identity.signing, signingBytes(method, path, ts, body));
+      const bytes = signingBytes(method, path, options.signedFor, ts, body);
+      const sig = await sign(this.#identity.signing, bytes);
       headers["x-hearth-node"] = this.#identity.id;
       headers["x-hearth-ts"] = String(ts);
       headers["x-hearth-sig"] = toHex(sig);
@@ -143,16 +163,17 @@ export function errorFromBody(body: unknown): HearthError {
 
 /**
  * Check the signature headers of a signed peer request.
- * @param isKnownNode whether the claimed node ID is a live directory node
+ * @param receiver this node's ID (the signature must name it), whether a
+ *   claimed node ID is a live directory node, and the time now
  * @returns the caller's node ID
  * @throws {HearthError} `unknown_node`, `bad_timestamp` or `bad_signature`
  */
 export async function verifyPeerRequest(
   request: Request,
   body: Uint8Array,
-  isKnownNode: (id: string) => boolean,
-  now: number,
+  receiver: { selfId: string; isKnownNode: (id: string) => boolean; now: number },
 ): Promise<string> {
+  const { selfId, isKnownNode, now } = receiver;
   const id = request.headers.get("x-hearth-node") ?? "";
   const tsText = request.headers.get("x-hearth-ts") ?? "";
   const sigText = request.headers.get("x-hearth-sig") ?? "";
@@ -167,7 +188,7 @@ export async function verifyPeerRequest(
   const path = new URL(request.url).pathname;
   const ok = await verify(
     fromHex(id),
-    signingBytes(request.method, path, ts, body),
+    signingBytes(request.method, path, selfId, ts, body),
     fromHex(sigText),
   );
   if (!ok) throw new HearthError("bad_signature", "Bad signature");

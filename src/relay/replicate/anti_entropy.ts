@@ -204,7 +204,7 @@ export class AntiEntropy {
       const res = await this.#peers.request(peer.addr, "/v1/sync/fetch", {
         body: utf8(JSON.stringify({ hashes: [...wanted.keys()] })),
         contentType: "application/json",
-        signed: true,
+        signedFor: peer.id,
         timeoutMs: this.#timeoutMs,
         maxResponseBytes: MAX_FETCH_BYTES + MAX_BATCH_HEADER_BYTES + 4,
       });
@@ -225,7 +225,7 @@ export class AntiEntropy {
 
   async #json(peer: NodeRecord, path: string, payload: unknown): Promise<Record<string, unknown>> {
     const answer = await this.#peers.json(peer.addr, path, payload, {
-      signed: true,
+      signedFor: peer.id,
       timeoutMs: this.#timeoutMs,
     });
     return asObject(answer, "answer");

@@ -63,7 +63,11 @@ export function replicateRoutes(deps: ReplicateRoutesDeps): Hono {
 
   async function signedBody(request: Request, maxBytes: number) {
     const body = await readBody(request, maxBytes);
-    const peer = await verifyPeerRequest(request, body, (id) => view.isKnown(id), clock());
+    const peer = await verifyPeerRequest(request, body, {
+      selfId: view.selfId,
+      isKnownNode: (id) => view.isKnown(id),
+      now: clock(),
+    });
     return { body, peer };
   }
 

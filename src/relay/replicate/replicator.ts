@@ -158,7 +158,7 @@ export class Replicator {
     try {
       const res = await this.#peers.request(peer.addr, path, {
         body,
-        signed: true,
+        signedFor: peer.id,
         timeoutMs: this.#timeoutMs,
         contentType,
         maxResponseBytes: 64 * 1024,
