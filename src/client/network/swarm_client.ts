@@ -100,6 +100,9 @@ export class SwarmClient {
 
   /**
    * Fetch the owner's items of a namespace, after the last hash seen.
+   * `after` follows the answering node's arrival order, which differs from
+   * member to member: to poll with `after`, keep to one node with `via`
+   * (a node that does not know the hash answers from the start).
    * @param options.waitMs long-poll up to this long when there is nothing new
    */
   async retrieve(
