@@ -112,15 +112,25 @@ async function startNetwork(baseDir: string, n: number): Promise<TestNode[]> {
   return nodes;
 }
 
+/** Run `fn` with a temp folder and a list of nodes, all stopped and removed after. */
+async function withNodes(fn: (nodes: TestNode[], baseDir: string) => Promise<void>): Promise<void> {
+  const baseDir = await Deno.makeTempDir();
+  const nodes: TestNode[] = [];
+  try {
+    await fn(nodes, baseDir);
+  } finally {
+    await Promise.all(nodes.map((n) => n.stop()));
+    await Deno.remove(baseDir, { recursive: true });
+  }
+}
+
 function knowsAll(node: TestNode, ids: string[]): boolean {
   const live = new Set(node.directory.liveNodes().map((r) => r.id));
   return live.size === ids.length && ids.every((id) => live.has(id));
 }
 
 Deno.test("7 nodes bootstrapped from one seed converge to know all 7", async () => {
-  const baseDir = await Deno.makeTempDir();
-  const nodes: TestNode[] = [];
-  try {
+  await withNodes(async (nodes, baseDir) => {
     nodes.push(...await startNetwork(baseDir, 7));
     const ids = nodes.map((n) => n.identity.id);
     await waitFor(() => nodes.every((n) => knowsAll(n, ids) && n.gossip.status().reachable), {
@@ -136,16 +146,11 @@ Deno.test("7 nodes bootstrapped from one seed converge to know all 7", async () 
     }
     const { records } = await (await fetch(`http://${nodes[3]!.addr}/v1/directory`)).json();
     assertEquals(records.length, 7);
-  } finally {
-    await Promise.all(nodes.map((n) => n.stop()));
-    await Deno.remove(baseDir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("a node with an unreachable public address is client-only but learns the directory", async () => {
-  const baseDir = await Deno.makeTempDir();
-  const nodes: TestNode[] = [];
-  try {
+  await withNodes(async (nodes, baseDir) => {
     nodes.push(...await startNetwork(baseDir, 3));
     const ids = nodes.map((n) => n.identity.id);
     const client = await startNode(`${baseDir}/client`, {
@@ -161,16 +166,11 @@ Deno.test("a node with an unreachable public address is client-only but learns t
     assertFalse(client.gossip.status().reachable);
     assertEquals(client.gossip.status().directorySize, 3, "it does not count itself");
     for (const n of nodes.slice(0, 3)) assertFalse(n.directory.isKnown(client.identity.id));
-  } finally {
-    await Promise.all(nodes.map((n) => n.stop()));
-    await Deno.remove(baseDir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("a stopped node is eventually dropped by the others", async () => {
-  const baseDir = await Deno.makeTempDir();
-  const nodes: TestNode[] = [];
-  try {
+  await withNodes(async (nodes, baseDir) => {
     nodes.push(...await startNetwork(baseDir, 4));
     const ids = nodes.map((n) => n.identity.id);
     await waitFor(() => nodes.every((n) => knowsAll(n, ids)), { what: "convergence" });
@@ -180,16 +180,11 @@ Deno.test("a stopped node is eventually dropped by the others", async () => {
     await waitFor(() => nodes.every((n) => knowsAll(n, rest)), {
       what: "the stopped node to be dropped everywhere",
     });
-  } finally {
-    await Promise.all(nodes.map((n) => n.stop()));
-    await Deno.remove(baseDir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("a restarted node reloads its directory and rejoins without seeds", async () => {
-  const baseDir = await Deno.makeTempDir();
-  const nodes: TestNode[] = [];
-  try {
+  await withNodes(async (nodes, baseDir) => {
     nodes.push(...await startNetwork(baseDir, 4));
     const ids = nodes.map((n) => n.identity.id);
     await waitFor(() => nodes.every((n) => knowsAll(n, ids)), { what: "convergence" });
@@ -216,16 +211,11 @@ Deno.test("a restarted node reloads its directory and rejoins without seeds", as
         ),
       { what: "every node to know the restarted node at its new address" },
     );
-  } finally {
-    await Promise.all(nodes.map((n) => n.stop()));
-    await Deno.remove(baseDir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("announce refuses bad, oversized, weak and undialable records", async () => {
-  const baseDir = await Deno.makeTempDir();
-  const nodes: TestNode[] = [];
-  try {
+  await withNodes(async (nodes, baseDir) => {
     nodes.push(await startNode(`${baseDir}/relay`, { seeds: [] }));
     const relay = nodes[0]!;
     const stranger = await loadOrCreateIdentity(`${baseDir}/stranger`, { powBits: POW });
@@ -262,10 +252,7 @@ Deno.test("announce refuses bad, oversized, weak and undialable records", async 
     const directory = await (await fetch(`http://${relay.addr}/v1/directory`)).json();
     assertEquals(directory, { records: [] });
     assertEquals((await fetch(`http://${relay.addr}/v1/nowhere`)).status, 404);
-  } finally {
-    await Promise.all(nodes.map((n) => n.stop()));
-    await Deno.remove(baseDir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("announcements beyond the dial-back limit get unavailable", async () => {
