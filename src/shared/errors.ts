@@ -53,8 +53,18 @@ export const ERROR_STATUS = {
   unreachable: 422,
   /** The caller is not a known node (node-to-node routes). */
   unknown_node: 403,
-  /** No such route. */
+  /** No such route, or no such conversation, message or contact. */
   not_found: 404,
+  /** An Account ID is malformed or its checksum does not match. */
+  bad_account_id: 400,
+  /** The owner API request has no valid bearer token. */
+  unauthorized: 401,
+  /** The passphrase does not open the client database. */
+  wrong_passphrase: 401,
+  /** The client database is locked; unlock it first. */
+  locked: 423,
+  /** The request conflicts with the current state (e.g. an account already exists). */
+  conflict: 409,
   /** A bug in this node. Never the answer to bad input. */
   internal: 500,
 } as const;

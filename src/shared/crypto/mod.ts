@@ -12,3 +12,4 @@ export * from "./dh.ts";
 export * from "./aead.ts";
 export * from "./pad.ts";
 export * from "./errors.ts";
+export * from "./convert.ts";
