@@ -27,7 +27,9 @@ const X25519_PKCS8_PREFIX = new Uint8Array([
 
 /** An X25519 key pair: the 32-byte private scalar and the public key. */
 export interface DhKeyPair {
+  /** The 32-byte private scalar (clamped by X25519 when used). */
   readonly privateKey: Uint8Array;
+  /** The 32-byte public key. */
   readonly publicKey: Uint8Array;
   /** The imported private key; created on first use. */
   cryptoKey?: CryptoKey;

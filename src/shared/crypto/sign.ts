@@ -27,7 +27,9 @@ const ED25519_PKCS8_PREFIX = new Uint8Array([
 
 /** An Ed25519 key pair: the 32-byte private seed and the 32-byte public key. */
 export interface SigningKeyPair {
+  /** The 32-byte private seed. */
   readonly seed: Uint8Array;
+  /** The 32-byte public key. */
   readonly publicKey: Uint8Array;
   /** The imported private key; created on first use. */
   cryptoKey?: CryptoKey;
