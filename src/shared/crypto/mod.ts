@@ -13,3 +13,5 @@ export * from "./aead.ts";
 export * from "./pad.ts";
 export * from "./errors.ts";
 export * from "./convert.ts";
+export * from "./point.ts";
+export * from "./scrypt.ts";

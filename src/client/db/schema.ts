@@ -1,0 +1,302 @@
+/**
+ * The client database (`client.db`, encrypted at rest, see vault.ts): its
+ * table types and migrations. It holds the owner's messenger state: the
+ * account seed, contacts, conversations, messages, the outbox and the
+ * guard pins. Nothing in it is ever sent as is.
+ *
+ * Conventions:
+ * - times are integers, ms since the Unix epoch;
+ * - Account IDs are their text form (with checksum), as the user sees them;
+ * - booleans are integers 0 or 1;
+ * - enumerations are text, typed as unions here and not constrained by
+ *   CHECK clauses, so that a later value needs no table rebuild;
+ * - relations are documented, not declared as foreign keys (SQLite does not
+ *   enforce them unless each connection asks);
+ * - blob columns are written as Uint8Array and read back as ArrayBuffer
+ *   (libsql's behaviour), which {@link Blob} encodes.
+ * @module
+ */
+import { type ColumnType, type Generated, type Kysely, sql } from "kysely";
+import type { Migration } from "../../shared/db/open.ts";
+
+/** A blob column: libsql returns an ArrayBuffer, and takes a Uint8Array. */
+export type Blob = ColumnType<ArrayBuffer, Uint8Array, Uint8Array>;
+
+/** The owner's account: a single row (id = 1), absent until one is created or restored. */
+export interface AccountTable {
+  /** Always 1: the table has at most one row. */
+  id: ColumnType<1, 1, never>;
+  /** The 32-byte seed every account key derives from. The secret of secrets. */
+  seed: Blob;
+  /** The display name sent to contacts with messages ("" when unset). */
+  display_name: Generated<string>;
+  /** A small avatar image, or null. */
+  avatar: ColumnType<ArrayBuffer | null, Uint8Array | null | undefined, Uint8Array | null>;
+  /** The avatar's media type, e.g. "image/webp", or null. */
+  avatar_type: string | null;
+  /** When the account was created or restored on this node. */
+  created_at: number;
+}
+
+/** Where a peer stands with the owner. */
+export type ContactState = "contact" | "request" | "blocked" | "declined";
+
+/** Every peer the owner knows: contacts, pending message requests, blocked and declined senders. */
+export interface ContactsTable {
+  /** The peer's Account ID. */
+  account_id: string;
+  /** The name the peer sent in its profile, or null before any. */
+  display_name: string | null;
+  /** The peer's avatar as last received, or null. */
+  avatar: ColumnType<ArrayBuffer | null, Uint8Array | null | undefined, Uint8Array | null>;
+  /** The avatar's media type, or null. */
+  avatar_type: string | null;
+  /**
+   * `contact` (accepted, or the owner wrote first), `request` (first contact
+   * from them, awaiting accept/decline/block), `blocked` (their messages are
+   * dropped unseen), `declined` (request dismissed; a new message makes it a
+   * request again).
+   */
+  state: ContactState;
+  /** When the peer first appeared. */
+  added_at: number;
+}
+
+/** A conversation's kind: with one peer, or Note to Self. */
+export type ConversationKind = "1:1" | "self";
+
+/** When a conversation's messages disappear. */
+export type DisappearingMode = "off" | "after_send" | "after_read";
+
+/** One row per conversation, listed by last activity. */
+export interface ConversationsTable {
+  /** The peer's Account ID for 1:1, or "self" for Note to Self. */
+  id: string;
+  /** `1:1` or `self`. */
+  kind: ConversationKind;
+  /** `sent_at` of the newest message, or null when empty (for sorting the list). */
+  last_message_at: number | null;
+  /** Incoming messages not yet read. */
+  unread_count: Generated<number>;
+  /** Disappearing messages: `off`, timer from sending, or timer from reading. */
+  disappearing_mode: Generated<DisappearingMode>;
+  /** The disappearing timer in seconds (0 when off). */
+  disappearing_seconds: Generated<number>;
+  /** 1 when notifications are muted. */
+  muted: Generated<number>;
+}
+
+/** Which way a message went. */
+export type MessageDirection = "in" | "out";
+
+/**
+ * A message's status. Outgoing: queued → sent (W swarm members acknowledged)
+ * → delivered (delivery receipt) → read (read receipt), or failed.
+ * Incoming: delivered on arrival, read once the owner has seen it.
+ */
+export type MessageStatus = "queued" | "sent" | "delivered" | "read" | "failed";
+
+/** Every message of every conversation, with its local state. */
+export interface MessagesTable {
+  /** The envelope hash (hex) for incoming messages; a local UUID for outgoing ones. */
+  id: string;
+  /** The conversation (`conversations.id`). */
+  conversation_id: string;
+  /** `in` or `out`. */
+  direction: MessageDirection;
+  /** The sender's Account ID (the owner's own for outgoing messages). */
+  sender: string;
+  /** When the sender sent it, by the sender's clock (signed inside the envelope). */
+  sent_at: number;
+  /** When this node stored it (incoming), or null for outgoing messages. */
+  received_at: number | null;
+  /** The message content as JSON (text, quoted reply preview, attachments later). */
+  body_json: string;
+  /** See {@link MessageStatus}. */
+  status: MessageStatus;
+  /** The `id` of the message this one replies to, or null. */
+  reply_to: string | null;
+  /** When the sender last edited it, or null. */
+  edited_at: number | null;
+  /** 1 once deleted for everyone: the body is wiped, a tombstone stays. */
+  deleted: Generated<number>;
+  /** When the message disappears (disappearing messages), or null. */
+  expires_at: number | null;
+}
+
+/** One reaction per sender per message; a new emoji replaces the old one. */
+export interface ReactionsTable {
+  /** The message reacted to (`messages.id`). */
+  message_id: string;
+  /** The reacting Account ID. */
+  sender: string;
+  /** The emoji, as text. */
+  emoji: string;
+  /** When the reaction was made, by the reactor's clock. */
+  reacted_at: number;
+}
+
+/** Sealed envelopes waiting for the swarm to acknowledge them; retried with backoff. */
+export interface OutboxTable {
+  /** A local UUID. */
+  id: string;
+  /** The message it carries (`messages.id`), or null for control items (receipts, typing). */
+  message_id: string | null;
+  /** The recipient's Account ID (whose inbox to store into). */
+  recipient: string;
+  /** The sealed envelope, ready to store: retries resend the same bytes (same hash). */
+  envelope: Blob;
+  /** When it was queued (for ordering and giving up). */
+  created_at: number;
+  /** Attempts so far. */
+  attempts: Generated<number>;
+  /** Not before this time: the backoff. */
+  next_attempt_at: number;
+  /** The error code of the last failed attempt, or null (a code, never user data). */
+  last_error: string | null;
+}
+
+/** Hashes of items already received, so a re-delivered item is dropped. */
+export interface SeenHashesTable {
+  /** The item hash, 32 bytes. */
+  hash: Blob;
+  /** When it was first seen (pruned after the swarm's longest TTL). */
+  seen_at: number;
+}
+
+/** Owner settings as key → JSON value (read receipts, typing indicators, …). */
+export interface SettingsTable {
+  /** The setting's name. */
+  key: string;
+  /** Its value, as JSON text. */
+  value_json: string;
+}
+
+/** A persisted role of a relay in the owner's onion paths. */
+export type PathRole = "guard";
+
+/** Pinned relays of the onion paths, kept across restarts (guards are kept for weeks). */
+export interface PathsTable {
+  /** The relay's node ID (Ed25519 public key, hex). */
+  node_id: string;
+  /** Its role: `guard` for a pinned first hop. */
+  role: PathRole;
+  /** Its address ("host:port") when last seen, for display only (the directory is authoritative). */
+  addr: string | null;
+  /** When it was pinned. */
+  pinned_at: number;
+  /** Consecutive failures through it; reset on success, replaced past a limit. */
+  failures: Generated<number>;
+}
+
+/** The client database's tables. */
+export interface ClientDb {
+  /** The owner's account (at most one row). */
+  account: AccountTable;
+  /** Known peers. */
+  contacts: ContactsTable;
+  /** Conversations. */
+  conversations: ConversationsTable;
+  /** Messages. */
+  messages: MessagesTable;
+  /** Reactions. */
+  reactions: ReactionsTable;
+  /** Envelopes waiting to be stored. */
+  outbox: OutboxTable;
+  /** De-duplication of received items. */
+  seen_hashes: SeenHashesTable;
+  /** Owner settings. */
+  settings: SettingsTable;
+  /** Pinned relays. */
+  paths: PathsTable;
+}
+
+/** The client database's schema steps, for `openDatabase(path, clientMigrations, {encryptionKey})`. */
+export const clientMigrations: readonly Migration[] = [
+  {
+    version: 1,
+    async up(db: Kysely<unknown>): Promise<void> {
+      await sql`CREATE TABLE account (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        seed BLOB NOT NULL,
+        display_name TEXT NOT NULL DEFAULT '',
+        avatar BLOB,
+        avatar_type TEXT,
+        created_at INTEGER NOT NULL
+      )`.execute(db);
+      await sql`CREATE TABLE contacts (
+        account_id TEXT PRIMARY KEY,
+        display_name TEXT,
+        avatar BLOB,
+        avatar_type TEXT,
+        state TEXT NOT NULL,
+        added_at INTEGER NOT NULL
+      )`.execute(db);
+      await sql`CREATE INDEX contacts_state ON contacts (state)`.execute(db);
+      await sql`CREATE TABLE conversations (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        last_message_at INTEGER,
+        unread_count INTEGER NOT NULL DEFAULT 0,
+        disappearing_mode TEXT NOT NULL DEFAULT 'off',
+        disappearing_seconds INTEGER NOT NULL DEFAULT 0,
+        muted INTEGER NOT NULL DEFAULT 0
+      )`.execute(db);
+      await sql`CREATE INDEX conversations_last ON conversations (last_message_at)`.execute(db);
+      await sql`CREATE TABLE messages (
+        id TEXT PRIMARY KEY,
+        conversation_id TEXT NOT NULL,
+        direction TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        sent_at INTEGER NOT NULL,
+        received_at INTEGER,
+        body_json TEXT NOT NULL,
+        status TEXT NOT NULL,
+        reply_to TEXT,
+        edited_at INTEGER,
+        deleted INTEGER NOT NULL DEFAULT 0,
+        expires_at INTEGER
+      )`.execute(db);
+      await sql`CREATE INDEX messages_conversation_sent
+        ON messages (conversation_id, sent_at, id)`.execute(db);
+      await sql`CREATE INDEX messages_expires ON messages (expires_at)
+        WHERE expires_at IS NOT NULL`.execute(db);
+      await sql`CREATE TABLE reactions (
+        message_id TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        emoji TEXT NOT NULL,
+        reacted_at INTEGER NOT NULL,
+        PRIMARY KEY (message_id, sender)
+      ) WITHOUT ROWID`.execute(db);
+      await sql`CREATE TABLE outbox (
+        id TEXT PRIMARY KEY,
+        message_id TEXT,
+        recipient TEXT NOT NULL,
+        envelope BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        last_error TEXT
+      )`.execute(db);
+      await sql`CREATE INDEX outbox_next ON outbox (next_attempt_at)`.execute(db);
+      await sql`CREATE INDEX outbox_message ON outbox (message_id)
+        WHERE message_id IS NOT NULL`.execute(db);
+      await sql`CREATE TABLE seen_hashes (
+        hash BLOB PRIMARY KEY,
+        seen_at INTEGER NOT NULL
+      ) WITHOUT ROWID`.execute(db);
+      await sql`CREATE INDEX seen_hashes_seen ON seen_hashes (seen_at)`.execute(db);
+      await sql`CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value_json TEXT NOT NULL
+      ) WITHOUT ROWID`.execute(db);
+      await sql`CREATE TABLE paths (
+        node_id TEXT PRIMARY KEY,
+        role TEXT NOT NULL,
+        addr TEXT,
+        pinned_at INTEGER NOT NULL,
+        failures INTEGER NOT NULL DEFAULT 0
+      ) WITHOUT ROWID`.execute(db);
+    },
+  },
+];
