@@ -2,7 +2,10 @@
  * Store and fetch items in swarms through onion paths (PROTOCOL §5, §7).
  * Every request goes through 3 relays to a swarm member; the client never
  * talks to a swarm directly. Redirects (`wrong_swarm`) and failed paths
- * are retried on another member and another path.
+ * are retried on another member and another path. With a
+ * {@link PathManager} the relays are its pinned-guard paths and every
+ * outcome is reported to it; without one each request takes fresh random
+ * relays.
  * @module
  */
 import { fromHex, toHex } from "../../shared/crypto/bytes.ts";
@@ -14,12 +17,17 @@ import type { NodeRecord } from "../../shared/node_record.ts";
 import { type SignedOperands, storageSigningBytes } from "../../shared/storage/signing.ts";
 import { swarmFor, swarmKeyOf } from "../../shared/swarm_map.ts";
 import { rpcViaOnion } from "./onion_client.ts";
+import type { PathManager } from "./path_manager.ts";
 import { chooseRelays, cryptoRandom } from "./path_select.ts";
+import { judgePath, watchFirstHop } from "./path_verdict.ts";
 
 /** An item as retrieved: its hash (hex), expiry and data. */
 export interface RetrievedItem {
+  /** Item hash, hex. */
   hash: string;
+  /** Expiry, ms since the epoch. */
   expiry: number;
+  /** The stored bytes. */
   data: Uint8Array;
 }
 
@@ -27,10 +35,14 @@ export interface RetrievedItem {
 export interface SwarmClientOptions {
   /** The live directory, e.g. from the owner's node. */
   nodes: () => NodeRecord[];
+  /** Time source of signatures and onion layers (default Date.now). */
   clock?: () => number;
+  /** Numbers in [0, 1) for members and relays (default: crypto-random). */
   random?: () => number;
-  /** Relays before the destination (default 3). */
+  /** Relays before the destination (default 3; a path manager's paths have 3). */
   relays?: number;
+  /** Take paths from this manager and report to it (default: fresh random relays per request). */
+  paths?: PathManager;
   /** Attempts per request across members and paths (default 4). */
   attempts?: number;
   /** Timeout of one onion request, ms. */
@@ -63,7 +75,9 @@ export class SwarmClient {
   #relays: number;
   #attempts: number;
   #timeoutMs: number | undefined;
+  #paths: PathManager | undefined;
 
+  /** Create a client; see {@link SwarmClientOptions}. */
   constructor(options: SwarmClientOptions) {
     this.#nodes = options.nodes;
     this.#clock = options.clock ?? Date.now;
@@ -71,6 +85,7 @@ export class SwarmClient {
     this.#relays = options.relays ?? 3;
     this.#attempts = options.attempts ?? 4;
     this.#timeoutMs = options.timeoutMs;
+    this.#paths = options.paths;
   }
 
   /**
@@ -174,22 +189,33 @@ export class SwarmClient {
   ): Promise<Frame> {
     let members = target.via ? [target.via] : swarmFor(key, this.#nodes());
     if (members.length === 0) throw new HearthError("unavailable", "No nodes known");
+    const failedMembers = new Set<string>();
     let lastError: unknown;
     for (let attempt = 0; attempt < this.#attempts; attempt++) {
-      const dest = members[Math.floor(this.#random() * members.length)]!;
-      const relays = chooseRelays(this.#nodes(), {
+      const dest = this.#destination(members, failedMembers);
+      const relays = this.#paths ? this.#paths.pathFor(dest) : chooseRelays(this.#nodes(), {
         exclude: [dest.id],
         count: this.#relays,
         random: this.#random,
       });
+      const firstHop = { sealed: false };
       try {
-        return await rpcViaOnion([...relays, dest], header, {
+        const answer = await rpcViaOnion([...relays, dest], header, {
           blob,
           clock: this.#clock,
           timeoutMs: this.#timeoutMs,
+          fetch: watchFirstHop(firstHop),
         });
+        this.#paths?.reportSuccess(relays);
+        return answer;
       } catch (err) {
         lastError = err;
+        const verdict = judgePath(err, { relays: relays.length, sealed: firstHop.sealed });
+        if (verdict.kind === "carried" && verdict.destinationFailed) failedMembers.add(dest.id);
+        if (this.#paths) {
+          if (verdict.kind === "failed") this.#paths.reportFailure(relays, verdict.hop);
+          if (verdict.kind === "carried") this.#paths.reportSuccess(relays);
+        }
         if (!(err instanceof HearthError) || !RETRYABLE.has(err.code)) throw err;
         if (err.code === "wrong_swarm" && !target.via) {
           const swarm = err.details?.swarm;
@@ -199,6 +225,21 @@ export class SwarmClient {
       }
     }
     throw lastError;
+  }
+
+  /**
+   * A member at random, preferring members that did not fail this request
+   * and, with a path manager, neither the guard nor a node that failed lately.
+   */
+  #destination(members: NodeRecord[], failed: ReadonlySet<string>): NodeRecord {
+    const paths = this.#paths;
+    const tiers = [
+      members.filter((m) => !failed.has(m.id) && !paths?.isAvoided(m.id)),
+      members.filter((m) => !failed.has(m.id)),
+      members,
+    ];
+    const from = tiers.find((t) => t.length > 0)!;
+    return from[Math.floor(this.#random() * from.length)]!;
   }
 }
 
