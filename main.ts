@@ -1,16 +1,17 @@
 /**
  * hearth: the command-line entry point. Parses the flags once, starts the
  * relay node (and, on a fresh machine with no peers, an embedded local
- * network of helper relays), and stops everything cleanly on SIGINT or
- * SIGTERM.
+ * network of helper relays), opens the owner's web port on its own
+ * listener, and stops everything cleanly on SIGINT or SIGTERM.
  * @module
  */
 import { defaultDataDir, FlagError, parseFlags, USAGE } from "./src/shared/cli_flags.ts";
-import { formatHostPort, isLoopbackHost, isUnspecifiedHost } from "./src/shared/host_port.ts";
+import { formatHostPort, isUnspecifiedHost } from "./src/shared/host_port.ts";
 import { createLogger } from "./src/shared/log.ts";
 import { type LocalNet, localNetIds, startLocalNet } from "./src/relay/local_net.ts";
 import { RelayNode } from "./src/relay/node.ts";
 import { PROTOCOL_VERSION } from "./src/shared/codec/limits.ts";
+import { startWebPort, type WebPort } from "./src/web/web_port.ts";
 
 /** The program's version. */
 export const VERSION = "0.1.0";
@@ -94,6 +95,22 @@ async function main(args: string[]): Promise<number> {
       );
     }
   }
+  let web: WebPort;
+  try {
+    web = await startWebPort({
+      dataDir,
+      listen: options.web,
+      nodeStatus: () => node.status(),
+      log,
+    });
+  } catch (err) {
+    console.error(
+      `hearth: cannot open the web port: ${startError(err, formatHostPort(options.web))}`,
+    );
+    await localNet?.stop();
+    await node.stop();
+    return 1;
+  }
   const status = node.status();
   say(`hearth ${VERSION}: node ${status.id.slice(0, 16)}…`);
   say(`hearth: relay port listening on ${node.listenAddr}, public address ${node.publicAddr}`);
@@ -101,11 +118,8 @@ async function main(args: string[]): Promise<number> {
   if (isUnspecifiedHost(options.listen.host) && !options.publicAddr) {
     say("hearth: no --public-addr given: other machines cannot reach this relay until you set one");
   }
-  if (!isLoopbackHost(options.web.host)) {
-    say(
-      "hearth: warning: --web is not a loopback address; the web port is reserved and not opened yet",
-    );
-  }
+  say(`hearth: web port http://${formatHostPort(web.addr)}`);
+  say(`hearth: owner token in ${web.tokenPath}: ${web.token}`);
   say(
     status.reachable
       ? `hearth: reachable; ${status.directorySize} nodes known`
@@ -118,6 +132,7 @@ async function main(args: string[]): Promise<number> {
   Deno.addSignalListener("SIGTERM", onSignal);
   await stopped.promise;
   say("hearth: stopping");
+  await web.stop();
   await localNet?.stop();
   await node.stop();
   Deno.removeSignalListener("SIGINT", onSignal);

@@ -65,6 +65,8 @@ export async function timeNodeStart(
       dataDir,
       "--listen",
       addr,
+      "--web",
+      "127.0.0.1:0",
       "--pow-bits",
       String(options.powBits),
       "--rate-limit",

@@ -73,6 +73,8 @@ Deno.test("a bad flag or value prints one line and exits with code 2", async () 
       `127.0.0.1:${port}`,
       "--pow-bits",
       "8",
+      "--web",
+      "127.0.0.1:0",
     ]);
     assertEquals(r.code, 1, "a port in use is a start failure");
     const errors = r.stderr.split("\n").filter((l) => l.startsWith("hearth: "));
@@ -97,7 +99,7 @@ Deno.test({
     const dir = await Deno.makeTempDir({ prefix: "hearth-cli-" });
     const portA = freePort();
     const portB = freePort();
-    const common = ["--pow-bits", "8", "--rate-limit", "off"];
+    const common = ["--pow-bits", "8", "--rate-limit", "off", "--web", "127.0.0.1:0"];
     const a = start(["--data-dir", `${dir}/a`, "--listen", `127.0.0.1:${portA}`, ...common]);
     let b: Running | undefined;
     try {

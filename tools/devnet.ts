@@ -1,7 +1,8 @@
 /**
  * `deno task devnet [N]`: start N (default 7) hearth nodes on loopback that
  * find each other, each with its own data folder under .data/devnet/, and
- * print their relay addresses. Ctrl-C stops them all.
+ * print their relay addresses, web ports and owner tokens. Ctrl-C stops
+ * them all.
  * @module
  */
 import { startDevnet } from "./devnet_lib.ts";
@@ -18,7 +19,11 @@ const devnet = await startDevnet(count, { baseDir, powBits: 8, gossipIntervalMs:
 await devnet.converge(count, 120_000);
 console.log(`devnet: ${count} nodes know each other`);
 for (const [i, n] of devnet.nodes.entries()) {
-  console.log(`  node-${i + 1}  relay http://${n.addr}  log ${n.logPath}`);
+  console.log(
+    `  node-${
+      i + 1
+    }  relay http://${n.addr}  web http://${n.webAddr}  token ${n.ownerToken}  log ${n.logPath}`,
+  );
 }
 console.log("devnet: press Ctrl-C to stop");
 const stopped = Promise.withResolvers<void>();

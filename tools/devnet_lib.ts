@@ -22,6 +22,10 @@ export const NODE_PERMISSIONS = [
 export interface NodeProcess {
   /** Relay address, "127.0.0.1:port". */
   addr: string;
+  /** Web port (owner API) address, "127.0.0.1:port". */
+  webAddr: string;
+  /** The owner token (from `<dataDir>/owner-token`), for `Authorization: Bearer`. */
+  ownerToken: string;
   dataDir: string;
   /** Path of the file holding the node's stdout and stderr. */
   logPath: string;
@@ -35,6 +39,8 @@ export interface NodeProcess {
 export interface SpawnOptions {
   dataDir: string;
   port: number;
+  /** The web port (default: a free port); never the default 7080, so nodes do not collide. */
+  webPort?: number;
   seeds?: string[];
   powBits?: number;
   gossipIntervalMs?: number;
@@ -50,10 +56,11 @@ export function freePort(): number {
   return port;
 }
 
-/** Start one node process and wait until its relay port answers. */
+/** Start one node process and wait until its relay port and its web port answer. */
 export async function spawnNode(options: SpawnOptions): Promise<NodeProcess> {
   await Deno.mkdir(options.dataDir, { recursive: true });
   const addr = `127.0.0.1:${options.port}`;
+  const webAddr = `127.0.0.1:${options.webPort ?? freePort()}`;
   const args = [
     "run",
     ...NODE_PERMISSIONS,
@@ -62,6 +69,8 @@ export async function spawnNode(options: SpawnOptions): Promise<NodeProcess> {
     options.dataDir,
     "--listen",
     addr,
+    "--web",
+    webAddr,
     "--pow-bits",
     String(options.powBits ?? 8),
     "--rate-limit",
@@ -94,6 +103,8 @@ export async function spawnNode(options: SpawnOptions): Promise<NodeProcess> {
   });
   const node: NodeProcess = {
     addr,
+    webAddr,
+    ownerToken: "",
     dataDir: options.dataDir,
     logPath,
     get exited() {
@@ -116,12 +127,26 @@ export async function spawnNode(options: SpawnOptions): Promise<NodeProcess> {
       const log = await Deno.readTextFile(logPath).catch(() => "");
       throw new Error(`Node exited during start-up:\n${log.slice(-2000)}`);
     }
-    if (await infoOf(addr)) return node;
+    if (await infoOf(addr) && await webAnswers(webAddr)) {
+      node.ownerToken = (await Deno.readTextFile(`${options.dataDir}/owner-token`)).trim();
+      return node;
+    }
     if (Date.now() > deadline) {
       await node.stop("SIGKILL");
       throw new Error("Node did not start within 120 s");
     }
     await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Whether anything answers HTTP at `addr` (the web port answers 404 at "/"). */
+async function webAnswers(addr: string): Promise<boolean> {
+  try {
+    const res = await fetch(`http://${addr}/`, { signal: AbortSignal.timeout(2_000) });
+    await res.body?.cancel();
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -177,7 +202,7 @@ export interface Devnet {
   baseDir: string;
   /** Start one more node joining through the first. */
   addNode(): Promise<NodeProcess>;
-  /** Restart node i with its data folder and port. */
+  /** Restart node i with its data folder and ports. */
   restart(i: number): Promise<NodeProcess>;
   /** Wait until every running node knows `size` nodes. */
   converge(size: number, timeoutMs?: number): Promise<void>;
@@ -191,10 +216,12 @@ export async function startDevnet(
 ): Promise<Devnet> {
   const nodes: NodeProcess[] = [];
   const ports: number[] = [];
+  const webPorts: number[] = [];
   const spawnAt = (i: number) =>
     spawnNode({
       dataDir: `${options.baseDir}/node-${i + 1}`,
       port: ports[i]!,
+      webPort: webPorts[i]!,
       seeds: i === 0 ? [] : [nodes[0]!.addr],
       powBits: options.powBits,
       gossipIntervalMs: options.gossipIntervalMs,
@@ -205,6 +232,7 @@ export async function startDevnet(
     baseDir: options.baseDir,
     addNode: async () => {
       ports.push(freePort());
+      webPorts.push(freePort());
       const node = await spawnAt(ports.length - 1);
       nodes.push(node);
       return node;

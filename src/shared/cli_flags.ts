@@ -4,7 +4,7 @@
  * exits with code 2.
  * @module
  */
-import { type HostPort, parseHostPort } from "./host_port.ts";
+import { type HostPort, isLoopbackHost, parseHostPort } from "./host_port.ts";
 import type { LogLevel } from "./log.ts";
 
 /** The parsed command line. */
@@ -38,7 +38,7 @@ Usage: hearth [flags]
   --data-dir DIR          where keys and databases live (default: per-user data folder)
   --listen HOST:PORT      relay port, public (default 0.0.0.0:7000; port 0 = any free port)
   --public-addr HOST:PORT what other nodes dial (default: --listen)
-  --web HOST:PORT         owner web port (default 127.0.0.1:7080; reserved, not opened yet)
+  --web HOST:PORT         owner web port, loopback only (default 127.0.0.1:7080; port 0 = any)
   --seed HOST:PORT        a node to join the network through (repeatable)
   --pow-bits N            proof-of-work difficulty of node records (default 20)
   --rate-limit R:B|off    per-peer requests/s and burst on the relay port (default 300:600)
@@ -158,6 +158,14 @@ export function parseFlags(args: readonly string[]): CliOptions {
       default:
         throw new FlagError(`unknown flag: ${JSON.stringify(arg)} (see --help)`);
     }
+  }
+  if (!isLoopbackHost(out.web.host)) {
+    throw new FlagError(
+      "--web: binding the web port beyond loopback needs an owner password, which this version does not have yet",
+    );
+  }
+  if (out.web.port !== 0 && out.web.port === out.listen.port) {
+    throw new FlagError("--web: the web port and the relay port must differ");
   }
   return out;
 }

@@ -58,6 +58,10 @@ Deno.test("parseFlags refuses unknown flags and bad values with one-line errors"
     ["--rate-limit", "0:5"],
     ["--log-level", "loud"],
     ["--data-dir", " "],
+    ["--web", "0.0.0.0:7080"],
+    ["--web", "192.168.1.2:7080"],
+    ["--web", "example.org:7080"],
+    ["--listen", "127.0.0.1:7100", "--web", "127.0.0.1:7100"],
     ["--no-local-net=yes"],
     ["positional"],
   ];

@@ -1,0 +1,200 @@
+/**
+ * The owner's messenger core, as far as the account goes: the encrypted
+ * client database (vault.ts) in `<dataDir>/client/`, the account row in it,
+ * and the account's keys, which are held in memory only while the database
+ * is unlocked. The owner API (src/web/) drives it.
+ * @module
+ */
+import {
+  accountIdQrSvg,
+  type AccountKeys,
+  accountKeysFromSeed,
+  createSeed,
+  parseDisplayName,
+  phraseToSeed,
+  seedToPhrase,
+} from "./account/mod.ts";
+import { ClientVault, type ClientVaultOptions, type VaultState } from "./db/vault.ts";
+import { HearthError } from "../shared/errors.ts";
+
+export type { VaultState } from "./db/vault.ts";
+
+/** The folder of the client's files inside a node's data directory. */
+export const CLIENT_DIR = "client";
+
+/** Options of {@link Messenger.open}. */
+export interface MessengerOptions {
+  /** scrypt's cost for new passphrase keys (tests pass small ones). */
+  kdfParams?: ClientVaultOptions["kdfParams"];
+  /** Current time, ms (default Date.now). */
+  clock?: () => number;
+}
+
+/** What {@link Messenger.createAccount} takes. */
+export interface CreateAccountInput {
+  /** The passphrase that will lock the client database. */
+  passphrase: string;
+  /** The display name shown to contacts; unset when absent. */
+  displayName?: string;
+  /** Restore from this 24-word phrase instead of creating a new seed. */
+  recoveryPhrase?: string;
+}
+
+/** What {@link Messenger.createAccount} answers. */
+export interface CreatedAccount {
+  /** The account's ID. */
+  accountId: string;
+  /** The 24-word recovery phrase: only when newly created (never on restore). */
+  recoveryPhrase?: string;
+}
+
+/** The owner's account as the owner API shows it. */
+export interface AccountView {
+  /** The Account ID. */
+  accountId: string;
+  /** The display name ("" when unset). */
+  displayName: string;
+  /** The Account ID as a QR code, an SVG document. */
+  qrSvg: string;
+}
+
+/** The owner's messenger: account creation, restore, lock and unlock. */
+export class Messenger {
+  readonly #vault: ClientVault;
+  readonly #clock: () => number;
+  #keys: AccountKeys | null = null;
+  #displayName = "";
+  #queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(vault: ClientVault, clock: () => number) {
+    this.#vault = vault;
+    this.#clock = clock;
+  }
+
+  /**
+   * Open the messenger of a node's data directory. It starts `absent` (no
+   * account yet) or `locked`.
+   * @param dataDir the node's data directory; the client's files go in `<dataDir>/client/`
+   * @param options.kdfParams scrypt's cost for new keys
+   * @throws {HearthError} `internal` when the client's key file is unreadable
+   */
+  static async open(dataDir: string, options: MessengerOptions = {}): Promise<Messenger> {
+    const vault = await ClientVault.open(
+      `${dataDir}/${CLIENT_DIR}`,
+      options.kdfParams ? { kdfParams: options.kdfParams } : {},
+    );
+    return new Messenger(vault, options.clock ?? Date.now);
+  }
+
+  /** Where the client database stands: `absent`, `locked` or `unlocked`. */
+  state(): VaultState {
+    return this.#vault.state;
+  }
+
+  /**
+   * Create a new account (a fresh seed) or restore one from its recovery
+   * phrase, and leave the client database unlocked under `passphrase`.
+   * Every input is checked before anything is written.
+   * @param input.passphrase 1 to 1024 characters
+   * @param input.displayName optional, 1 to 64 characters (see parseDisplayName)
+   * @param input.recoveryPhrase optional: restore this account instead
+   * @returns the Account ID, and the recovery phrase when newly created
+   * @throws {HearthError} `conflict` when an account exists; `bad_request` for an empty
+   *   passphrase, a bad display name or a bad phrase; `too_large` for an overlong passphrase
+   */
+  createAccount(input: CreateAccountInput): Promise<CreatedAccount> {
+    return this.#serial(async () => {
+      if (this.#vault.state !== "absent") {
+        throw new HearthError("conflict", "An account already exists");
+      }
+      const displayName = input.displayName === undefined
+        ? ""
+        : parseDisplayName(input.displayName);
+      const restoring = input.recoveryPhrase !== undefined;
+      const seed = restoring ? phraseToSeed(input.recoveryPhrase!) : createSeed();
+      const keys = await accountKeysFromSeed(seed);
+      await this.#vault.create(input.passphrase);
+      await this.#vault.db.insertInto("account").values({
+        id: 1,
+        seed,
+        display_name: displayName,
+        created_at: this.#clock(),
+      }).execute();
+      this.#keys = keys;
+      this.#displayName = displayName;
+      const created: CreatedAccount = { accountId: keys.accountId };
+      if (!restoring) created.recoveryPhrase = seedToPhrase(seed);
+      seed.fill(0);
+      return created;
+    });
+  }
+
+  /**
+   * Unlock the client database and load the account's keys. When already
+   * unlocked, only checks the passphrase.
+   * @param passphrase the owner's passphrase
+   * @throws {HearthError} `wrong_passphrase`; `not_found` when there is no account yet
+   */
+  unlock(passphrase: string): Promise<void> {
+    return this.#serial(async () => {
+      if (this.#vault.state === "absent") throw noAccount();
+      await this.#vault.unlock(passphrase);
+      if (this.#keys) return;
+      const row = await this.#vault.db.selectFrom("account")
+        .select(["seed", "display_name"]).where("id", "=", 1).executeTakeFirst();
+      if (!row) return;
+      const seed = new Uint8Array(row.seed);
+      this.#keys = await accountKeysFromSeed(seed);
+      seed.fill(0);
+      this.#displayName = row.display_name;
+    });
+  }
+
+  /** Close the client database and forget the keys. A no-op unless unlocked. */
+  lock(): Promise<void> {
+    return this.#serial(async () => {
+      this.#forgetKeys();
+      await this.#vault.lock();
+    });
+  }
+
+  /**
+   * The owner's account.
+   * @throws {HearthError} `not_found` when there is no account yet; `locked` while locked
+   */
+  account(): AccountView {
+    const state = this.#vault.state;
+    if (state === "absent") throw noAccount();
+    if (state === "locked" || !this.#keys) {
+      if (state === "unlocked") throw noAccount();
+      throw new HearthError("locked", "Client database is locked");
+    }
+    const { accountId } = this.#keys;
+    return { accountId, displayName: this.#displayName, qrSvg: accountIdQrSvg(accountId) };
+  }
+
+  /** Lock and close for good. Idempotent. */
+  close(): Promise<void> {
+    return this.#serial(async () => {
+      this.#forgetKeys();
+      await this.#vault.close();
+    });
+  }
+
+  #forgetKeys(): void {
+    this.#keys?.seed.fill(0);
+    this.#keys = null;
+    this.#displayName = "";
+  }
+
+  /** Run state changes one at a time, in call order; a failure does not block the next. */
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn);
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+}
+
+function noAccount(): HearthError {
+  return new HearthError("not_found", "No account yet");
+}

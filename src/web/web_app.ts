@@ -1,0 +1,86 @@
+/**
+ * The Hono app of the web port: the Host check, `Cache-Control: no-store`
+ * on every answer, the owner token on every `/api/*` route, the route
+ * groups, one error handler mapping HearthError codes to statuses, and a
+ * JSON 404. It never serves the relay's `/v1/` routes, and the relay port
+ * never serves these.
+ * @module
+ */
+import { Hono } from "hono";
+import type { Messenger } from "../client/messenger.ts";
+import { HearthError } from "../shared/errors.ts";
+import type { Logger } from "../shared/log.ts";
+import { accountRoutes } from "./account_routes.ts";
+import { bearerAuth, hostCheck } from "./auth.ts";
+import { UnlockLimiter } from "./unlock_limiter.ts";
+
+/** What the web port shows of the relay node (a subset of the node's status). */
+export interface NodeStatusView {
+  /** The node ID, hex. */
+  id: string;
+  /** Whether peers could dial this node. */
+  reachable: boolean;
+  /** How many node records the directory holds. */
+  directorySize: number;
+}
+
+/** Options of {@link webApp}. */
+export interface WebAppOptions {
+  messenger: Messenger;
+  /** The owner token. */
+  token: string;
+  /** The relay node's status, read per request. */
+  nodeStatus: () => NodeStatusView;
+  /** The accepted Host header values, lower case (see allowedHostsFor). */
+  hosts: () => readonly string[];
+  log: Logger;
+  /** Current time, ms (default Date.now), for the unlock limiter. */
+  clock?: () => number;
+}
+
+/** How many hex digits of the node ID `/api/status` shows. */
+export const NODE_ID_PREFIX_CHARS = 16;
+
+/**
+ * Build the web port's app.
+ * @param options the messenger, token, node status, accepted hosts and logger
+ * @returns the app; serve it with `Deno.serve` on the web port only
+ */
+export function webApp(options: WebAppOptions): Hono {
+  const { messenger, log } = options;
+  const app = new Hono();
+  app.use("*", async function noStore(c, next) {
+    c.header("Cache-Control", "no-store");
+    c.header("X-Content-Type-Options", "nosniff");
+    await next();
+  });
+  app.use("*", hostCheck({ hosts: options.hosts }));
+  app.use("/api/*", bearerAuth({ token: options.token }));
+
+  app.get("/api/status", (c) => {
+    const node = options.nodeStatus();
+    return c.json({
+      node: {
+        id: node.id.slice(0, NODE_ID_PREFIX_CHARS),
+        reachable: node.reachable,
+        directorySize: node.directorySize,
+      },
+      account: messenger.state(),
+    });
+  });
+  const limiter = new UnlockLimiter(options.clock ? { clock: options.clock } : {});
+  app.route("/", accountRoutes({ messenger, limiter, log: log.child("account") }));
+
+  app.notFound((c) => c.json(new HearthError("not_found", "No such route").toJSON(), 404));
+  app.onError((err, c) => {
+    c.header("Cache-Control", "no-store");
+    if (err instanceof HearthError) {
+      const retry = err.details?.retryAfterMs;
+      if (typeof retry === "number") c.header("Retry-After", String(Math.ceil(retry / 1000)));
+      return c.json(err.toJSON(), err.status as 400);
+    }
+    log.error("request.internal-error");
+    return c.json(new HearthError("internal", "Internal error").toJSON(), 500);
+  });
+  return app;
+}

@@ -1,0 +1,257 @@
+import { assert, assertEquals } from "../../tests/assert.ts";
+import { parseAccountId } from "../client/account/mod.ts";
+import { TEST_KDF } from "../client/db/_test_helpers.ts";
+import { Messenger } from "../client/messenger.ts";
+import { createLogger } from "../shared/log.ts";
+import { allowedHostsFor } from "./auth.ts";
+import { BASE_WAIT_MS, FREE_FAILURES } from "./unlock_limiter.ts";
+import { webApp } from "./web_app.ts";
+
+const TOKEN = "t".repeat(43);
+const HOST = "127.0.0.1:7080";
+const PASS = "a long passphrase";
+
+interface Harness {
+  call(
+    method: string,
+    path: string,
+    options?: { body?: unknown; raw?: string; headers?: Record<string, string> },
+  ): Promise<{ status: number; json: Record<string, unknown>; headers: Headers }>;
+  now: { ms: number };
+  messenger: Messenger;
+  close(): Promise<void>;
+}
+
+async function harness(dir: string): Promise<Harness> {
+  const messenger = await Messenger.open(dir, { kdfParams: TEST_KDF });
+  const now = { ms: 1_000_000 };
+  const app = webApp({
+    messenger,
+    token: TOKEN,
+    nodeStatus: () => ({ id: "ab".repeat(32), reachable: true, directorySize: 7 }),
+    hosts: () => allowedHostsFor({ host: "127.0.0.1", port: 7080 }),
+    log: createLogger({ level: "error", sink: () => {} }),
+    clock: () => now.ms,
+  });
+  return {
+    now,
+    messenger,
+    close: () => messenger.close(),
+    async call(method, path, options = {}) {
+      const headers: Record<string, string> = {
+        host: HOST,
+        authorization: `Bearer ${TOKEN}`,
+        ...options.headers,
+      };
+      const body = options.raw ??
+        (options.body === undefined ? undefined : JSON.stringify(options.body));
+      const res = await app.request(`http://${HOST}${path}`, { method, headers, body });
+      assertEquals(res.headers.get("cache-control"), "no-store", `${method} ${path}`);
+      assert(res.headers.get("content-type")?.startsWith("application/json"), `${method} ${path}`);
+      return { status: res.status, json: await res.json(), headers: res.headers };
+    },
+  };
+}
+
+async function withHarness(fn: (h: Harness, dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "hearth-web-" });
+  const h = await harness(dir);
+  try {
+    await fn(h, dir);
+  } finally {
+    await h.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("every /api route needs the owner token and a local Host", async () => {
+  await withHarness(async (h) => {
+    for (
+      const [method, path] of [["GET", "/api/status"], ["GET", "/api/account"], [
+        "POST",
+        "/api/unlock",
+      ], ["POST", "/api/nope"]]
+    ) {
+      const none = await h.call(method!, path!, { headers: { authorization: "" } });
+      assertEquals([none.status, none.json.error], [401, "unauthorized"], `${method} ${path}`);
+      const wrong = await h.call(method!, path!, {
+        headers: { authorization: `Bearer ${"u".repeat(43)}` },
+      });
+      assertEquals([wrong.status, wrong.json.error], [401, "unauthorized"]);
+      const short = await h.call(method!, path!, {
+        headers: { authorization: `Bearer ${TOKEN.slice(1)}` },
+      });
+      assertEquals(short.status, 401);
+    }
+    const basic = await h.call("GET", "/api/status", {
+      headers: { authorization: `Basic ${TOKEN}` },
+    });
+    assertEquals(basic.status, 401);
+    for (const host of ["evil.example:7080", "127.0.0.1:7081", "localhost", "attacker.test"]) {
+      const r = await h.call("GET", "/api/status", { headers: { host } });
+      assertEquals([r.status, r.json.error, r.json.message], [
+        401,
+        "unauthorized",
+        "Host not allowed",
+      ]);
+    }
+    for (const host of ["localhost:7080", "LOCALHOST:7080", "[::1]:7080", HOST]) {
+      assertEquals((await h.call("GET", "/api/status", { headers: { host } })).status, 200, host);
+    }
+    const lower = await h.call("GET", "/api/status", {
+      headers: { authorization: `bearer ${TOKEN}` },
+    });
+    assertEquals(lower.status, 200);
+    const other = await h.call("GET", "/v1/info");
+    assertEquals([other.status, other.json.error], [404, "not_found"]);
+  });
+});
+
+Deno.test("create, conflict, lock, wrong passphrase, unlock and status", async () => {
+  await withHarness(async (h) => {
+    const status0 = await h.call("GET", "/api/status");
+    assertEquals(status0.json, {
+      node: { id: "ab".repeat(8), reachable: true, directorySize: 7 },
+      account: "absent",
+    });
+    assertEquals((await h.call("GET", "/api/account")).json.error, "not_found");
+    assertEquals(
+      (await h.call("POST", "/api/unlock", { body: { passphrase: PASS } })).json.error,
+      "not_found",
+    );
+
+    const created = await h.call("POST", "/api/account", {
+      body: { passphrase: PASS, displayName: "Ada" },
+    });
+    assertEquals(created.status, 201);
+    const accountId = created.json.accountId as string;
+    assertEquals(parseAccountId(accountId).length, 32);
+    assertEquals((created.json.recoveryPhrase as string).split(" ").length, 24);
+
+    const again = await h.call("POST", "/api/account", { body: { passphrase: PASS } });
+    assertEquals([again.status, again.json.error], [409, "conflict"]);
+
+    const account = await h.call("GET", "/api/account");
+    assertEquals([account.json.accountId, account.json.displayName], [accountId, "Ada"]);
+    assert((account.json.qrSvg as string).startsWith("<svg"));
+    assertEquals((await h.call("GET", "/api/status")).json.account, "unlocked");
+
+    assertEquals((await h.call("POST", "/api/lock")).json, { state: "locked" });
+    const locked = await h.call("GET", "/api/account");
+    assertEquals([locked.status, locked.json.error], [423, "locked"]);
+    assertEquals((await h.call("GET", "/api/status")).json.account, "locked");
+
+    const wrong = await h.call("POST", "/api/unlock", { body: { passphrase: "not it" } });
+    assertEquals([wrong.status, wrong.json.error], [401, "wrong_passphrase"]);
+    assertEquals((await h.call("GET", "/api/account")).status, 423);
+
+    const unlocked = await h.call("POST", "/api/unlock", { body: { passphrase: PASS } });
+    assertEquals([unlocked.status, unlocked.json.state], [200, "unlocked"]);
+    assertEquals((await h.call("GET", "/api/account")).json.accountId, accountId);
+  });
+});
+
+Deno.test("restore from the phrase in a fresh data dir gives the same Account ID", async () => {
+  let phrase = "";
+  let accountId = "";
+  await withHarness(async (h) => {
+    const created = await h.call("POST", "/api/account", { body: { passphrase: PASS } });
+    phrase = created.json.recoveryPhrase as string;
+    accountId = created.json.accountId as string;
+  });
+  await withHarness(async (h) => {
+    const restored = await h.call("POST", "/api/account", {
+      body: { passphrase: "other", recoveryPhrase: `  ${phrase.toUpperCase()}\n` },
+    });
+    assertEquals(restored.status, 201);
+    assertEquals(restored.json, { accountId });
+    assertEquals((await h.call("GET", "/api/account")).json.displayName, "");
+  });
+});
+
+Deno.test("bad input gets a 4xx with a code and changes nothing", async () => {
+  await withHarness(async (h) => {
+    const cases: [
+      string,
+      { body?: unknown; raw?: string; headers?: Record<string, string> },
+      number,
+      string,
+    ][] = [
+      ["/api/account", { raw: "not json" }, 400, "bad_request"],
+      ["/api/account", { raw: "[1]" }, 400, "bad_request"],
+      ["/api/account", { raw: "" }, 400, "bad_request"],
+      [
+        "/api/account",
+        { raw: JSON.stringify({ passphrase: "x".repeat(20_000) }) },
+        413,
+        "too_large",
+      ],
+      ["/api/account", { raw: "{}", headers: { "content-length": "99999999" } }, 413, "too_large"],
+      ["/api/account", { body: { passphrase: "" } }, 400, "bad_request"],
+      ["/api/account", { body: {} }, 400, "bad_request"],
+      ["/api/account", { body: { passphrase: 42 } }, 400, "bad_request"],
+      ["/api/account", { body: { passphrase: "x".repeat(1025) } }, 413, "too_large"],
+      [
+        "/api/account",
+        { body: { passphrase: PASS, recoveryPhrase: "abandon ".repeat(24) } },
+        400,
+        "bad_request",
+      ],
+      [
+        "/api/account",
+        { body: { passphrase: PASS, recoveryPhrase: "one two" } },
+        400,
+        "bad_request",
+      ],
+      [
+        "/api/account",
+        { body: { passphrase: PASS, displayName: "x".repeat(65) } },
+        400,
+        "bad_request",
+      ],
+      ["/api/account", { body: { passphrase: PASS, displayName: "a\u202Eb" } }, 400, "bad_request"],
+      ["/api/account", { body: { passphrase: PASS, displayName: 7 } }, 400, "bad_request"],
+      ["/api/unlock", { body: { passphrase: "" } }, 400, "bad_request"],
+      ["/api/unlock", { raw: "{" }, 400, "bad_request"],
+    ];
+    for (const [path, options, status, code] of cases) {
+      const r = await h.call("POST", path, options);
+      assertEquals(
+        [r.status, r.json.error],
+        [status, code],
+        `${path} ${JSON.stringify(options).slice(0, 80)}`,
+      );
+      assertEquals(typeof r.json.message, "string");
+    }
+    assertEquals((await h.call("GET", "/api/status")).json.account, "absent");
+  });
+});
+
+Deno.test("after 5 wrong passphrases in a row, unlock attempts back off exponentially", async () => {
+  await withHarness(async (h) => {
+    await h.call("POST", "/api/account", { body: { passphrase: PASS } });
+    await h.call("POST", "/api/lock");
+    const unlock = (passphrase: string) => h.call("POST", "/api/unlock", { body: { passphrase } });
+    for (let i = 0; i < FREE_FAILURES; i++) {
+      assertEquals((await unlock(`wrong ${i}`)).json.error, "wrong_passphrase", `attempt ${i + 1}`);
+    }
+    // The right passphrase is refused too while the wait runs, and not counted.
+    const early = await unlock(PASS);
+    assertEquals([early.status, early.json.error], [429, "rate_limited"]);
+    assertEquals(early.json.retryAfterMs, BASE_WAIT_MS);
+    assertEquals(early.headers.get("retry-after"), "1");
+    h.now.ms += BASE_WAIT_MS;
+    assertEquals((await unlock("wrong again")).json.error, "wrong_passphrase");
+    h.now.ms += BASE_WAIT_MS; // the wait is now 2 s: still early
+    const second = await unlock(PASS);
+    assertEquals([second.status, second.json.retryAfterMs], [429, BASE_WAIT_MS]);
+    h.now.ms += BASE_WAIT_MS;
+    assertEquals((await unlock(PASS)).json.state, "unlocked");
+    // A success resets the count: five more wrong ones are free again.
+    await h.call("POST", "/api/lock");
+    for (let i = 0; i < FREE_FAILURES - 1; i++) {
+      assertEquals((await unlock(`wrong ${i}`)).status, 401);
+    }
+    assertEquals((await unlock(PASS)).status, 200);
+  });
+});

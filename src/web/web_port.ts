@@ -1,0 +1,82 @@
+/**
+ * The web port: the owner's messenger (data in `<dataDir>/client/`), the
+ * owner token, and the owner API served on its own listener, apart from
+ * the relay port.
+ * @module
+ */
+import { Messenger, type MessengerOptions } from "../client/messenger.ts";
+import type { HostPort } from "../shared/host_port.ts";
+import type { Logger } from "../shared/log.ts";
+import { allowedHostsFor } from "./auth.ts";
+import { loadOrCreateOwnerToken, OWNER_TOKEN_FILE } from "./owner_token.ts";
+import { type NodeStatusView, webApp } from "./web_app.ts";
+
+/** Options of {@link startWebPort}. */
+export interface WebPortOptions {
+  /** The node's data directory. */
+  dataDir: string;
+  /** Where to listen (port 0 picks a free port). */
+  listen: HostPort;
+  /** The relay node's status. */
+  nodeStatus: () => NodeStatusView;
+  log: Logger;
+  /** scrypt's cost for new passphrase keys (tests). */
+  kdfParams?: MessengerOptions["kdfParams"];
+}
+
+/** A running web port. */
+export interface WebPort {
+  /** The bound address, with the real port. */
+  addr: HostPort;
+  /** The owner token. */
+  token: string;
+  /** The token file's path. */
+  tokenPath: string;
+  /** Stop serving (requests in flight finish), then lock and close the messenger. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Open the messenger, load or create the owner token, and serve the owner
+ * API.
+ * @param options the data directory, listen address, node status and logger
+ * @returns the running web port
+ * @throws {Deno.errors.AddrInUse} and other listen errors; the messenger is closed again
+ */
+export async function startWebPort(options: WebPortOptions): Promise<WebPort> {
+  const token = await loadOrCreateOwnerToken(options.dataDir);
+  const messenger = await Messenger.open(
+    options.dataDir,
+    options.kdfParams ? { kdfParams: options.kdfParams } : {},
+  );
+  let hosts: string[] = [];
+  const app = webApp({
+    messenger,
+    token,
+    nodeStatus: options.nodeStatus,
+    hosts: () => hosts,
+    log: options.log.child("web"),
+  });
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = Deno.serve({
+      hostname: options.listen.host,
+      port: options.listen.port,
+      onListen() {},
+    }, app.fetch);
+  } catch (err) {
+    await messenger.close();
+    throw err;
+  }
+  const addr = { host: options.listen.host, port: server.addr.port };
+  hosts = allowedHostsFor(addr);
+  return {
+    addr,
+    token,
+    tokenPath: `${options.dataDir}/${OWNER_TOKEN_FILE}`,
+    stop: async () => {
+      await server.shutdown();
+      await messenger.close();
+    },
+  };
+}

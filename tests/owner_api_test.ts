@@ -1,0 +1,72 @@
+/**
+ * The owner API on a real node process: the token file, account creation
+ * over HTTP, and the separation of the web port from the relay port.
+ */
+import { assert, assertEquals } from "./assert.ts";
+import { freePort, spawnNode } from "../tools/devnet_lib.ts";
+import { parseAccountId } from "../src/client/account/mod.ts";
+
+Deno.test({
+  name: "a node serves the owner API on its web port only, behind the owner token",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "hearth-owner-api-" });
+    const webPort = freePort();
+    const node = await spawnNode({ dataDir: dir, port: freePort(), webPort, powBits: 8 });
+    try {
+      assertEquals(node.webAddr, `127.0.0.1:${webPort}`);
+      const token = (await Deno.readTextFile(`${dir}/owner-token`)).trim();
+      assertEquals(token, node.ownerToken);
+      assertEquals((await Deno.stat(`${dir}/owner-token`)).mode! & 0o777, 0o600);
+      const web = `http://${node.webAddr}`;
+      const auth = { authorization: `Bearer ${token}` };
+      const log = await Deno.readTextFile(node.logPath);
+      assert(log.includes(`hearth: web port http://${node.webAddr}`), log);
+      assert(log.includes(`${dir}/owner-token`), log);
+
+      const denied = await fetch(`${web}/api/status`);
+      assertEquals([denied.status, (await denied.json()).error], [401, "unauthorized"]);
+
+      const before = await (await fetch(`${web}/api/status`, { headers: auth })).json();
+      assertEquals(before.account, "absent");
+      const info = await fetch(`http://${node.addr}/v1/info`);
+      assertEquals(info.status, 200);
+      const relayInfo = await info.json();
+      assertEquals(before.node.directorySize, relayInfo.directorySize);
+      assertEquals(before.node.id, relayInfo.id.slice(0, 16));
+      assertEquals(typeof before.node.reachable, "boolean");
+
+      const created = await fetch(`${web}/api/account`, {
+        method: "POST",
+        headers: { ...auth, "content-type": "application/json" },
+        body: JSON.stringify({ passphrase: "process test passphrase", displayName: "Node owner" }),
+      });
+      assertEquals(created.status, 201);
+      assertEquals(created.headers.get("cache-control"), "no-store");
+      const { accountId, recoveryPhrase } = await created.json();
+      assertEquals(parseAccountId(accountId).length, 32);
+      assertEquals(recoveryPhrase.split(" ").length, 24);
+      const account = await (await fetch(`${web}/api/account`, { headers: auth })).json();
+      assertEquals([account.accountId, account.displayName], [accountId, "Node owner"]);
+      const after = await (await fetch(`${web}/api/status`, { headers: auth })).json();
+      assertEquals(after.account, "unlocked");
+      assert((await Deno.stat(`${dir}/client/client_key.json`)).isFile);
+
+      const infoAgain = await fetch(`http://${node.addr}/v1/info`);
+      assertEquals([infoAgain.status, (await infoAgain.json()).id], [200, relayInfo.id]);
+      const apiOnRelay = await fetch(`http://${node.addr}/api/status`, { headers: auth });
+      assertEquals(apiOnRelay.status, 404);
+      await apiOnRelay.body?.cancel();
+      const relayOnWeb = await fetch(`${web}/v1/info`);
+      assertEquals(relayOnWeb.status, 404);
+      await relayOnWeb.body?.cancel();
+
+      const status = await node.stop();
+      assertEquals(status.code, 0);
+    } finally {
+      await node.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
