@@ -104,7 +104,11 @@ export class Messenger {
    */
   createAccount(input: CreateAccountInput): Promise<CreatedAccount> {
     return this.#serial(async () => {
-      if (this.#vault.state !== "absent") {
+      // A create that stopped after making the vault but before writing the
+      // account row left an unlocked vault with no account: finish it.
+      const unfinished = this.#vault.state === "unlocked" && !this.#keys &&
+        !(await this.#vault.db.selectFrom("account").select("id").executeTakeFirst());
+      if (this.#vault.state !== "absent" && !unfinished) {
         throw new HearthError("conflict", "An account already exists");
       }
       const displayName = input.displayName === undefined
@@ -113,7 +117,9 @@ export class Messenger {
       const restoring = input.recoveryPhrase !== undefined;
       const seed = restoring ? phraseToSeed(input.recoveryPhrase!) : createSeed();
       const keys = await accountKeysFromSeed(seed);
-      await this.#vault.create(input.passphrase);
+      // Unlocking an unlocked vault only checks the passphrase.
+      if (unfinished) await this.#vault.unlock(input.passphrase);
+      else await this.#vault.create(input.passphrase);
       await this.#vault.db.insertInto("account").values({
         id: 1,
         seed,

@@ -94,3 +94,36 @@ Deno.test("Messenger checks every input before writing anything", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a create that stopped before writing the account is finished by the next create", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // The state a crash between making the vault and writing the account leaves.
+    const { ClientVault } = await import("./db/vault.ts");
+    const { CLIENT_DIR } = await import("./messenger.ts");
+    const vault = await ClientVault.open(`${dir}/${CLIENT_DIR}`, { kdfParams: TEST_KDF });
+    await vault.create("pass one");
+    await vault.close();
+
+    const m = await Messenger.open(dir, { kdfParams: TEST_KDF });
+    try {
+      await m.unlock("pass one");
+      assertEquals(await codeOf(() => m.account()), "not_found");
+      assertEquals(
+        await codeOf(() => m.createAccount({ passphrase: "wrong", displayName: "Ann" })),
+        "wrong_passphrase",
+      );
+      const created = await m.createAccount({ passphrase: "pass one", displayName: "Ann" });
+      assert(created.recoveryPhrase !== undefined);
+      assertEquals((await m.account()).accountId, created.accountId);
+      assertEquals(
+        await codeOf(() => m.createAccount({ passphrase: "pass one" })),
+        "conflict",
+      );
+    } finally {
+      await m.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
