@@ -127,3 +127,25 @@ Deno.test("a create that stopped before writing the account is finished by the n
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a wrong passphrase never spoils the next unlock with the right one", async () => {
+  // A wrong key used to reach libsql, after which the right key failed to
+  // open the file in about one try of three.
+  const dir = await Deno.makeTempDir({ prefix: "hearth-messenger-" });
+  try {
+    const m = await Messenger.open(dir, { kdfParams: TEST_KDF });
+    try {
+      const created = await m.createAccount({ passphrase: PASS, displayName: "Ada" });
+      for (let round = 0; round < 15; round++) {
+        await m.lock();
+        assertEquals(await codeOf(() => m.unlock("wrong")), "wrong_passphrase");
+        await m.unlock(PASS);
+        assertEquals(m.account().accountId, created.accountId);
+      }
+    } finally {
+      await m.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,11 +1,17 @@
 /**
  * `client_key.json`: which file is the client database, and how to turn
  * the owner's passphrase into its key — the KDF's name, its parameters and
- * a random salt. It never holds the key or anything derived from it.
+ * a random salt, and a check value: a labeled hash of the key, so a wrong
+ * passphrase is refused without opening the database with a wrong key (a
+ * failed open with a wrong key leaves libsql unable to open the file with
+ * the right one until the process ends). The check lets an attacker who
+ * has the file test a guess no faster than opening the database would: each
+ * guess costs a full scrypt. It never holds the key.
  *
  * ```json
  * {"version": 1, "file": "client.db", "kdf": "scrypt",
- *  "params": {"N": 131072, "r": 8, "p": 1}, "salt": "<32 hex digits>"}
+ *  "params": {"N": 131072, "r": 8, "p": 1}, "salt": "<32 hex digits>",
+ *  "check": "<64 hex digits>"}
  * ```
  *
  * Rewriting this file (atomically) is the commit point of a passphrase
@@ -13,6 +19,7 @@
  * @module
  */
 import { fromHex, toHex } from "../../shared/crypto/bytes.ts";
+import { labeledHash } from "../../shared/crypto/hash.ts";
 import { checkScryptParams, type ScryptParams } from "../../shared/crypto/scrypt.ts";
 import { writeFileAtomic } from "../../shared/atomic_file.ts";
 import { HearthError } from "../../shared/errors.ts";
@@ -36,6 +43,13 @@ export interface KeyFile {
   params: ScryptParams;
   /** The random salt, 16 to 64 bytes. */
   salt: Uint8Array;
+  /** {@link keyCheckOf} the key, 32 bytes; absent in files written before it existed. */
+  check?: Uint8Array;
+}
+
+/** The check value of a database key: H("hearth/client-key-check/v1", key). */
+export function keyCheckOf(key: Uint8Array): Uint8Array {
+  return labeledHash("hearth/client-key-check/v1", key);
 }
 
 /**
@@ -75,6 +89,7 @@ export async function writeKeyFile(dataDir: string, keyFile: KeyFile): Promise<v
     kdf: keyFile.kdf,
     params: { N, r, p },
     salt: toHex(keyFile.salt),
+    ...(keyFile.check ? { check: toHex(keyFile.check) } : {}),
   };
   await writeFileAtomic(`${dataDir}/${KEY_FILE_NAME}`, JSON.stringify(json) + "\n", {
     mode: 0o600,
@@ -83,7 +98,7 @@ export async function writeKeyFile(dataDir: string, keyFile: KeyFile): Promise<v
 
 function parseKeyFile(value: unknown): KeyFile {
   if (typeof value !== "object" || value === null) throw new TypeError("key file");
-  const { version, file, kdf, params, salt } = value as Record<string, unknown>;
+  const { version, file, kdf, params, salt, check } = value as Record<string, unknown>;
   if (version !== 1) throw new TypeError("version");
   if (typeof file !== "string" || !CLIENT_DB_FILE.test(file)) throw new TypeError("file");
   if (kdf !== "scrypt") throw new TypeError("kdf");
@@ -96,5 +111,10 @@ function parseKeyFile(value: unknown): KeyFile {
   if (typeof salt !== "string") throw new TypeError("salt");
   const saltBytes = fromHex(salt);
   if (saltBytes.length < 16 || saltBytes.length > 64) throw new RangeError("salt");
-  return { file, kdf, params: { N, r, p }, salt: saltBytes };
+  const out: KeyFile = { file, kdf, params: { N, r, p }, salt: saltBytes };
+  if (check !== undefined) {
+    if (typeof check !== "string") throw new TypeError("check");
+    out.check = fromHex(check, 32);
+  }
+  return out;
 }

@@ -30,7 +30,7 @@ import {
 } from "../../shared/crypto/scrypt.ts";
 import { type OpenDatabase, openDatabase } from "../../shared/db/open.ts";
 import { HearthError } from "../../shared/errors.ts";
-import { CLIENT_DB_FILE, type KeyFile, readKeyFile, writeKeyFile } from "./key_file.ts";
+import { CLIENT_DB_FILE, keyCheckOf, type KeyFile, readKeyFile, writeKeyFile } from "./key_file.ts";
 import { type ClientDb, clientMigrations } from "./schema.ts";
 import {
   checkEncrypted,
@@ -119,6 +119,7 @@ export class ClientVault {
       await removeStrayDatabases(this.#dataDir, null);
       const keyFile = this.#newKeyFile(CLIENT_DB_NAME);
       const key = await deriveKeyFromPassphrase(passphrase, keyFile.salt, keyFile.params);
+      keyFile.check = keyCheckOf(key);
       const open = await openDatabase<ClientDb>(this.#path(keyFile.file), clientMigrations, {
         encryptionKey: toHex(key),
       });
@@ -147,6 +148,8 @@ export class ClientVault {
       const keyFile = this.#keyFile;
       if (!keyFile) throw new HearthError("conflict", "No client database yet");
       const key = await this.#deriveCurrent(keyFile, passphrase);
+      // Never open the database with a wrong key: see key_file.ts.
+      if (keyFile.check && !bytesEqual(keyCheckOf(key), keyFile.check)) throw wrongPassphrase();
       if (this.#open) {
         if (!bytesEqual(key, this.#key ?? new Uint8Array())) throw wrongPassphrase();
         return;
@@ -180,6 +183,7 @@ export class ClientVault {
       if (!bytesEqual(oldKey, this.#key ?? new Uint8Array())) throw wrongPassphrase();
       const next = this.#newKeyFile(`client-${toHex(randomBytes(8))}.db`);
       const newKey = await deriveKeyFromPassphrase(newPassphrase, next.salt, next.params);
+      next.check = keyCheckOf(newKey);
       await this.#lockNow();
       let opened: OpenDatabase<ClientDb> | undefined;
       try {

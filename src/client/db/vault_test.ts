@@ -1,3 +1,4 @@
+import { labeledHash } from "../../shared/crypto/hash.ts";
 import {
   assert,
   assertEquals,
@@ -122,7 +123,7 @@ Deno.test("client_key.json is mode 0600 and holds no key material", async () => 
     if (Deno.build.os !== "windows") assertEquals((await Deno.stat(path)).mode! & 0o777, 0o600);
     const text = await Deno.readTextFile(path);
     const json = JSON.parse(text);
-    assertEquals(Object.keys(json).sort(), ["file", "kdf", "params", "salt", "version"]);
+    assertEquals(Object.keys(json).sort(), ["check", "file", "kdf", "params", "salt", "version"]);
     assertEquals(json.kdf, "scrypt");
     assertEquals(json.params, KDF);
     assertEquals(json.file, "client.db");
@@ -131,6 +132,7 @@ Deno.test("client_key.json is mode 0600 and holds no key material", async () => 
     for (const form of [toHex(key), toHex(key).toUpperCase(), toBase64(key)]) {
       assertFalse(text.includes(form), "the key is in the key file");
     }
+    assertEquals(json.check, toHex(labeledHash("hearth/client-key-check/v1", key)));
     assertFalse(text.includes(PASS));
     assertEquals(await fileContaining(dir, key), null);
   });
