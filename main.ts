@@ -101,6 +101,7 @@ async function main(args: string[]): Promise<number> {
       dataDir,
       listen: options.web,
       nodeStatus: () => node.status(),
+      nodes: () => node.directory.liveNodes(),
       log,
     });
   } catch (err) {

@@ -16,6 +16,8 @@ import {
 } from "./account/mod.ts";
 import { ClientVault, type ClientVaultOptions, type VaultState } from "./db/vault.ts";
 import { HearthError } from "../shared/errors.ts";
+import type { NodeRecord } from "../shared/node_record.ts";
+import { ChatService } from "./messages/chat_service.ts";
 
 export type { VaultState } from "./db/vault.ts";
 
@@ -28,6 +30,8 @@ export interface MessengerOptions {
   kdfParams?: ClientVaultOptions["kdfParams"];
   /** Current time, ms (default Date.now). */
   clock?: () => number;
+  /** The live directory: with it, messages are sent and received while unlocked. */
+  nodes?: () => NodeRecord[];
 }
 
 /** What {@link Messenger.createAccount} takes. */
@@ -65,10 +69,15 @@ export class Messenger {
   #keys: AccountKeys | null = null;
   #displayName = "";
   #queue: Promise<unknown> = Promise.resolve();
+  #chat: ChatService | null = null;
+  readonly #nodes: (() => NodeRecord[]) | undefined;
+  readonly #dir: string;
 
-  private constructor(vault: ClientVault, clock: () => number) {
+  private constructor(vault: ClientVault, dir: string, options: MessengerOptions) {
     this.#vault = vault;
-    this.#clock = clock;
+    this.#dir = dir;
+    this.#clock = options.clock ?? Date.now;
+    this.#nodes = options.nodes;
   }
 
   /**
@@ -83,7 +92,7 @@ export class Messenger {
       `${dataDir}/${CLIENT_DIR}`,
       options.kdfParams ? { kdfParams: options.kdfParams } : {},
     );
-    return new Messenger(vault, options.clock ?? Date.now);
+    return new Messenger(vault, `${dataDir}/${CLIENT_DIR}`, options);
   }
 
   /** Where the client database stands: `absent`, `locked` or `unlocked`. */
@@ -128,6 +137,7 @@ export class Messenger {
       }).execute();
       this.#keys = keys;
       this.#displayName = displayName;
+      await this.#startChat();
       const created: CreatedAccount = { accountId: keys.accountId };
       if (!restoring) created.recoveryPhrase = seedToPhrase(seed);
       seed.fill(0);
@@ -153,12 +163,14 @@ export class Messenger {
       this.#keys = await accountKeysFromSeed(seed);
       seed.fill(0);
       this.#displayName = row.display_name;
+      await this.#startChat();
     });
   }
 
   /** Close the client database and forget the keys. A no-op unless unlocked. */
   lock(): Promise<void> {
     return this.#serial(async () => {
+      await this.#stopChat();
       this.#forgetKeys();
       await this.#vault.lock();
     });
@@ -182,9 +194,36 @@ export class Messenger {
   /** Lock and close for good. Idempotent. */
   close(): Promise<void> {
     return this.#serial(async () => {
+      await this.#stopChat();
       this.#forgetKeys();
       await this.#vault.close();
     });
+  }
+
+  /**
+   * 1:1 messaging, while unlocked.
+   * @throws {HearthError} `locked` while locked; `not_found` when there is no account yet
+   */
+  chat(): ChatService {
+    this.account();
+    return this.#chat!;
+  }
+
+  async #startChat(): Promise<void> {
+    if (this.#chat || !this.#keys) return;
+    this.#chat = await ChatService.start({
+      db: this.#vault.db,
+      keys: this.#keys,
+      displayName: this.#displayName,
+      clock: this.#clock,
+      ...(this.#nodes ? { nodes: this.#nodes, guardFile: `${this.#dir}/guard.json` } : {}),
+    });
+  }
+
+  async #stopChat(): Promise<void> {
+    const chat = this.#chat;
+    this.#chat = null;
+    await chat?.stop();
   }
 
   #forgetKeys(): void {

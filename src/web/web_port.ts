@@ -20,6 +20,8 @@ export interface WebPortOptions {
   /** The relay node's status. */
   nodeStatus: () => NodeStatusView;
   log: Logger;
+  /** The live directory, for sending and receiving messages (none: local only). */
+  nodes?: MessengerOptions["nodes"];
   /** scrypt's cost for new passphrase keys (tests). */
   kdfParams?: MessengerOptions["kdfParams"];
 }
@@ -45,10 +47,10 @@ export interface WebPort {
  */
 export async function startWebPort(options: WebPortOptions): Promise<WebPort> {
   const token = await loadOrCreateOwnerToken(options.dataDir);
-  const messenger = await Messenger.open(
-    options.dataDir,
-    options.kdfParams ? { kdfParams: options.kdfParams } : {},
-  );
+  const messenger = await Messenger.open(options.dataDir, {
+    ...(options.kdfParams ? { kdfParams: options.kdfParams } : {}),
+    ...(options.nodes ? { nodes: options.nodes } : {}),
+  });
   let hosts: string[] = [];
   const app = webApp({
     messenger,

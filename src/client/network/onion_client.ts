@@ -30,6 +30,8 @@ export interface OnionRequestOptions {
   fetch?: typeof fetch;
   /** Time source of the layers' timestamps (default Date.now). */
   clock?: () => number;
+  /** Abort the request (e.g. a long-poll when the client locks): it fails with `timeout`. */
+  signal?: AbortSignal;
 }
 
 const MAX_RESPONSE_BYTES = Math.max(...ONION_RESPONSE_SIZES);
@@ -53,7 +55,8 @@ export async function sendOnionRequest(
 ): Promise<Uint8Array> {
   const onion = await buildOnionPacket(path, request, { clock: options.clock });
   const doFetch = options.fetch ?? fetch;
-  const timeout = AbortSignal.timeout(options.timeoutMs ?? 45_000);
+  const timer = AbortSignal.timeout(options.timeoutMs ?? 45_000);
+  const timeout = options.signal ? AbortSignal.any([timer, options.signal]) : timer;
   let status: number;
   let bytes: Uint8Array;
   try {

@@ -53,6 +53,8 @@ export interface SwarmClientOptions {
 export interface Target {
   /** Send to this node rather than a swarm member chosen at random. */
   via?: NodeRecord;
+  /** Abort the request; an aborted request is not retried. */
+  signal?: AbortSignal;
 }
 
 const RETRYABLE = new Set([
@@ -205,11 +207,13 @@ export class SwarmClient {
           clock: this.#clock,
           timeoutMs: this.#timeoutMs,
           fetch: watchFirstHop(firstHop),
+          signal: target.signal,
         });
         this.#paths?.reportSuccess(relays);
         return answer;
       } catch (err) {
         lastError = err;
+        if (target.signal?.aborted) throw err;
         const verdict = judgePath(err, { relays: relays.length, sealed: firstHop.sealed });
         if (verdict.kind === "carried" && verdict.destinationFailed) failedMembers.add(dest.id);
         if (this.#paths) {

@@ -1,0 +1,220 @@
+/**
+ * 1:1 messaging while the client is unlocked: sending (sealed at queue
+ * time, so retries resend the same bytes), the outbox worker and the inbox
+ * receiver (when the messenger has a directory), message requests,
+ * delivery receipts, and the views of the owner API.
+ * @module
+ */
+import type { Kysely } from "kysely";
+import type { NodeRecord } from "../../shared/node_record.ts";
+import { HearthError } from "../../shared/errors.ts";
+import { type AccountKeys, parseAccountId } from "../account/mod.ts";
+import type { ClientDb } from "../db/schema.ts";
+import { FileGuardStore } from "../network/guard_store.ts";
+import { PathManager, type PathStatus } from "../network/path_manager.ts";
+import { type RetrievedItem, SwarmClient } from "../network/swarm_client.ts";
+import { queueControl, queueOutgoing, setContactState } from "./chat_store.ts";
+import {
+  type ContactView,
+  type ConversationView,
+  incomingIds,
+  listContacts,
+  listConversations,
+  listMessages,
+  type MessageView,
+} from "./chat_views.ts";
+import {
+  encodeContent,
+  MAX_RECEIPT_IDS,
+  MAX_TEXT_CHARS,
+  type MessageContent,
+  newMessageId,
+} from "./content.ts";
+import { sealEnvelope } from "./envelope.ts";
+import { InboxReceiver } from "./inbox_receiver.ts";
+import { OutboxWorker } from "./outbox_worker.ts";
+
+/** Options of {@link ChatService.start}. */
+export interface ChatServiceOptions {
+  /** The unlocked client database. */
+  db: Kysely<ClientDb>;
+  /** The account's keys. */
+  keys: AccountKeys;
+  /** The display name sent with messages ("" sends none). */
+  displayName: string;
+  /** The live directory; without it nothing is sent or received (local only). */
+  nodes?: () => NodeRecord[];
+  /** Where the pinned guard is kept (default: in memory). */
+  guardFile?: string;
+  /** Current time, ms (default Date.now). */
+  clock?: () => number;
+}
+
+/** What a request decision does. */
+export type RequestAction = "accept" | "decline" | "block";
+
+/** The owner's 1:1 messaging, running while unlocked. */
+export class ChatService {
+  readonly #db: Kysely<ClientDb>;
+  readonly #keys: AccountKeys;
+  readonly #displayName: string;
+  readonly #clock: () => number;
+  readonly #paths: PathManager | undefined;
+  readonly #worker: OutboxWorker;
+  readonly #receiver: InboxReceiver;
+  #lastSentAt = 0;
+
+  private constructor(options: ChatServiceOptions, paths?: PathManager) {
+    this.#db = options.db;
+    this.#keys = options.keys;
+    this.#displayName = options.displayName;
+    this.#clock = options.clock ?? Date.now;
+    this.#paths = paths;
+    const swarm = new SwarmClient({
+      nodes: options.nodes ?? (() => []),
+      paths,
+      clock: this.#clock,
+    });
+    this.#worker = new OutboxWorker(this.#db, swarm, { clock: this.#clock });
+    this.#receiver = new InboxReceiver(this.#db, swarm, {
+      keys: this.#keys,
+      nodes: options.nodes ?? (() => []),
+      clock: this.#clock,
+      onDelivered: (sender, ids) => this.#sendReceipt(sender, ids),
+    });
+  }
+
+  /** Start messaging: with a directory, the outbox worker and the inbox receiver run. */
+  static async start(options: ChatServiceOptions): Promise<ChatService> {
+    const paths = options.nodes
+      ? await PathManager.open({
+        nodes: options.nodes,
+        clock: options.clock,
+        ...(options.guardFile ? { store: new FileGuardStore(options.guardFile) } : {}),
+      })
+      : undefined;
+    const chat = new ChatService(options, paths);
+    if (paths) {
+      chat.#worker.start();
+      chat.#receiver.start();
+    }
+    return chat;
+  }
+
+  /** Stop the loops (aborting the long-poll) and wait for them. */
+  async stop(): Promise<void> {
+    await Promise.all([this.#worker.stop(), this.#receiver.stop()]);
+    await this.#paths?.flush().catch(() => {});
+  }
+
+  /**
+   * Send a text: to the owner's own Account ID (or "self") it is Note to
+   * Self, kept locally. Otherwise the message and its sealed envelope are
+   * queued in one transaction and the outbox worker stores it.
+   * @throws {HearthError} `bad_account_id`; `bad_request` for an empty text; `too_large`
+   *   over {@link MAX_TEXT_CHARS} characters
+   */
+  async send(to: string, text: string): Promise<MessageView> {
+    const self = to === "self" || to === this.#keys.accountId;
+    const recipient = self ? this.#keys.signing.publicKey : parseAccountId(to);
+    if ([...text.normalize("NFC")].length > MAX_TEXT_CHARS) {
+      throw new HearthError("too_large", "Text is too long");
+    }
+    const id = newMessageId();
+    const content = this.#withProfile({ type: "text", id, text });
+    const bytes = encodeContent(content);
+    const now = this.#clock();
+    const sentAt = Math.max(now, this.#lastSentAt + 1);
+    this.#lastSentAt = sentAt;
+    const envelope = self ? undefined : await sealEnvelope(bytes, this.#keys, recipient, {
+      now: sentAt,
+    });
+    const stored = await queueOutgoing(this.#db, {
+      id,
+      conversationId: self ? "self" : to,
+      sender: this.#keys.accountId,
+      text: content.type === "text" ? content.text : text,
+      sentAt,
+      ...(envelope ? { envelope } : {}),
+    }, now);
+    this.#worker.kick();
+    return stored;
+  }
+
+  /**
+   * Accept, decline or block a peer. Accepting sends a `request-accept` and
+   * delivery receipts for the request's messages.
+   * @throws {HearthError} `bad_account_id`; `not_found` when there is no such request
+   */
+  async decide(accountId: string, action: RequestAction): Promise<void> {
+    parseAccountId(accountId);
+    const state = action === "accept" ? "contact" : action === "decline" ? "declined" : "blocked";
+    await setContactState(this.#db, accountId, state);
+    if (action !== "accept") return;
+    await this.#queueControl(accountId, { type: "request-accept", id: newMessageId() });
+    await this.#sendReceipt(accountId, await incomingIds(this.#db, accountId));
+  }
+
+  /**
+   * Handle items retrieved from the own inbox, as the receiver loop does
+   * (for tests and tools that fetch items themselves).
+   * @returns the hashes handled, to delete from the swarm
+   */
+  receive(items: readonly RetrievedItem[]): Promise<string[]> {
+    return this.#receiver.handle(items);
+  }
+
+  /** Conversations with contacts and Note to Self, newest first. */
+  conversations(): Promise<ConversationView[]> {
+    return listConversations(this.#db);
+  }
+
+  /**
+   * A conversation's messages, oldest first; marks it read.
+   * @param id the peer's Account ID, or "self" (the owner's own ID means "self")
+   * @throws {HearthError} `not_found` for an unknown conversation
+   */
+  messages(id: string, options: { before?: number; limit?: number } = {}): Promise<MessageView[]> {
+    return listMessages(this.#db, id === this.#keys.accountId ? "self" : id, options);
+  }
+
+  /** Pending message requests. */
+  requests(): Promise<ContactView[]> {
+    return listContacts(this.#db, ["request"]);
+  }
+
+  /** Every known peer but pending requests: contacts, blocked and declined. */
+  contacts(): Promise<ContactView[]> {
+    return listContacts(this.#db, ["contact", "blocked", "declined"]);
+  }
+
+  /** The onion paths, or null when the messenger has no directory. */
+  paths(): PathStatus | null {
+    return this.#paths?.status() ?? null;
+  }
+
+  #withProfile(content: MessageContent): MessageContent {
+    return this.#displayName === ""
+      ? content
+      : { ...content, profile: { displayName: this.#displayName } };
+  }
+
+  async #sendReceipt(to: string, ids: string[]): Promise<void> {
+    for (let i = 0; i < ids.length; i += MAX_RECEIPT_IDS) {
+      await this.#queueControl(to, {
+        type: "receipt",
+        kind: "delivered",
+        id: newMessageId(),
+        ids: ids.slice(i, i + MAX_RECEIPT_IDS),
+      });
+    }
+  }
+
+  async #queueControl(to: string, content: MessageContent): Promise<void> {
+    const envelope = await sealEnvelope(encodeContent(content), this.#keys, parseAccountId(to), {
+      now: this.#clock(),
+    });
+    await queueControl(this.#db, { id: content.id, recipient: to, envelope }, this.#clock());
+    this.#worker.kick();
+  }
+}
