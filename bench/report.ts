@@ -27,6 +27,10 @@ function num(value: number | undefined): string {
   return value.toLocaleString("en-US", { maximumFractionDigits: value < 10 ? 2 : 1 });
 }
 
+function spanCells(s: { p50Ms: number; p99Ms: number; maxMs: number }): string[] {
+  return [num(s.p50Ms), num(s.p99Ms), num(s.maxMs)];
+}
+
 function pct(share: number | undefined): string {
   return share === undefined ? "-" : `${Math.round(share * 100)}%`;
 }
@@ -218,6 +222,25 @@ export function renderReport(r: BenchResults): string[] {
     ]),
   );
   out.push(`batching speed-up: ${b.speedup}x`);
+
+  const g = r.messaging;
+  out.push(
+    "",
+    `6. Messaging through the owner API, a devnet of ${g.nodes} node processes, ` +
+      `${g.messages} sequential messages between contacts`,
+  );
+  out.push(
+    ...formatTable(["span", "p50 ms", "p99 ms", "max ms"], [
+      ["POST /api/messages on A to the event on B", ...spanCells(g.endToEnd)],
+      ["POST answered (queued in A's database)", ...spanCells(g.post)],
+      ["POST to A's `sent` event (stored, W members)", ...spanCells(g.toSent)],
+      ["A's `sent` event to B's `message` event", ...spanCells(g.sentToEvent)],
+    ]),
+  );
+  out.push(
+    `burst of ${g.burst}: all sent in ${num(g.burstSentMs)} ms (${num(g.burstSentPerSec)}/s), ` +
+      `all on B's stream in ${num(g.burstReceivedMs)} ms (${num(g.burstReceivedPerSec)}/s)`,
+  );
 
   out.push("", "Targets");
   out.push(

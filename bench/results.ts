@@ -7,6 +7,7 @@ import type { CryptoRate } from "./crypto_rates.ts";
 import type { DevnetResult, NamedLoad } from "./devnet_phase.ts";
 import type { HttpExchangeRate } from "./http_exchange.ts";
 import type { MachineInfo } from "./machine.ts";
+import type { MessagingResult } from "./messaging_phase.ts";
 import type { InProcessPathCost } from "./onion_in_process.ts";
 import type { StartupResult } from "./startup.ts";
 import type { StoreBatchingResult } from "./store_batching.ts";
@@ -92,6 +93,8 @@ export interface BenchResults {
   startup: StartupResult;
   /** The devnet: memory and load runs. */
   devnet: DevnetResult;
+  /** End-to-end messaging through the owner API on a devnet. */
+  messaging: MessagingResult;
   /** Onion against direct store throughput, per item size. */
   onionVsDirect: OnionVsDirect[];
   /** What one relay hop adds. */
@@ -108,6 +111,8 @@ export const TARGETS = {
   idleRssBytes: 100e6,
   /** A restart (identity saved) answers /v1/info within this, ms. */
   restartMs: 1_000,
+  /** Median message latency, POST on the sender's node to the recipient's event, below this, ms. */
+  messageP50Ms: 100,
 } as const;
 
 /** Pair each 16-in-flight onion store run with the direct run of the same item size. */
@@ -154,7 +159,12 @@ export function perRelayHopOf(
 
 /** Check a run's numbers against {@link TARGETS}. */
 export function checkTargets(
-  parts: { hop: HopResult; startup: StartupResult; devnet: DevnetResult },
+  parts: {
+    hop: HopResult;
+    startup: StartupResult;
+    devnet: DevnetResult;
+    messaging: MessagingResult;
+  },
 ): TargetCheck[] {
   const idleMiB = parts.devnet.idleMemory.maxMiB;
   const idleMB = (idleMiB * 1_048_576) / 1e6;
@@ -176,6 +186,12 @@ export function checkTargets(
       target: `< ${TARGETS.restartMs} ms`,
       measured: `${parts.startup.restartMedianMs} ms`,
       met: parts.startup.restartMedianMs < TARGETS.restartMs,
+    },
+    {
+      name: "message latency, POST /api/messages to /api/events (p50)",
+      target: `< ${TARGETS.messageP50Ms} ms`,
+      measured: `${parts.messaging.endToEnd.p50Ms} ms`,
+      met: parts.messaging.endToEnd.p50Ms < TARGETS.messageP50Ms,
     },
   ];
 }

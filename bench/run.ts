@@ -10,6 +10,8 @@
  *    Deno baseline.
  * 5. A devnet of 7 real node processes: idle memory, then storage RPC
  *    load through 3 relays + destination and direct to the destination.
+ * 6. A fresh devnet of 7: end-to-end message latency through the owner
+ *    API (POST /api/messages to the recipient's /api/events) and a burst.
  *
  * Everything is bounded: a watchdog ends the run after 170 s, and every
  * process and temporary folder is removed on any exit path.
@@ -19,6 +21,7 @@ import { measureHopCost } from "../src/relay/onion/bench_hop.ts";
 import { measureCryptoRates } from "./crypto_rates.ts";
 import { runDevnetPhase } from "./devnet_phase.ts";
 import { measureHttpExchange } from "./http_exchange.ts";
+import { runMessagingPhase } from "./messaging_phase.ts";
 import { describeMachine } from "./machine.ts";
 import { measureOnionInProcess } from "./onion_in_process.ts";
 import { machineCpu, pidsUnder } from "./process_metrics.ts";
@@ -110,6 +113,11 @@ async function measure(root: string): Promise<BenchResults> {
     onProgress: (step) => progress(`devnet: ${step}`),
   });
 
+  const messaging = await runMessagingPhase({
+    baseDir: `${root}/messaging`,
+    onProgress: (step) => progress(`messaging: ${step}`),
+  });
+
   return {
     startedAt,
     totalMs: round(performance.now() - started),
@@ -123,9 +131,10 @@ async function measure(root: string): Promise<BenchResults> {
     storeBatching,
     startup,
     devnet,
+    messaging,
     onionVsDirect: compareOnionToDirect(devnet.loads),
     perRelayHop: perRelayHopOf(devnet.loads, onionInProcess),
-    targets: checkTargets({ hop, startup, devnet }),
+    targets: checkTargets({ hop, startup, devnet, messaging }),
   };
 }
 

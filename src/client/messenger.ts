@@ -18,6 +18,10 @@ import { ClientVault, type ClientVaultOptions, type VaultState } from "./db/vaul
 import { HearthError } from "../shared/errors.ts";
 import type { NodeRecord } from "../shared/node_record.ts";
 import { ChatService } from "./messages/chat_service.ts";
+import { SwarmClient } from "./network/swarm_client.ts";
+import { markRestorePending } from "./sync/config_rows.ts";
+import { ConfigSync } from "./sync/config_sync.ts";
+import { type Logger, silentLogger } from "../shared/log.ts";
 
 export type { VaultState } from "./db/vault.ts";
 
@@ -30,8 +34,15 @@ export interface MessengerOptions {
   kdfParams?: ClientVaultOptions["kdfParams"];
   /** Current time, ms (default Date.now). */
   clock?: () => number;
-  /** The live directory: with it, messages are sent and received while unlocked. */
+  /**
+   * The live directory: with it, messages are sent and received while
+   * unlocked, and the account config is kept in the swarm.
+   */
   nodes?: () => NodeRecord[];
+  /** Events only (default silent). */
+  log?: Logger;
+  /** How long a restore waits for the account config before answering, ms (default 10 s). */
+  restoreWaitMs?: number;
 }
 
 /** What {@link Messenger.createAccount} takes. */
@@ -72,12 +83,17 @@ export class Messenger {
   #chat: ChatService | null = null;
   readonly #nodes: (() => NodeRecord[]) | undefined;
   readonly #dir: string;
+  readonly #log: Logger;
+  readonly #restoreWaitMs: number;
+  #sync: ConfigSync | null = null;
 
   private constructor(vault: ClientVault, dir: string, options: MessengerOptions) {
     this.#vault = vault;
     this.#dir = dir;
     this.#clock = options.clock ?? Date.now;
     this.#nodes = options.nodes;
+    this.#log = options.log ?? silentLogger;
+    this.#restoreWaitMs = options.restoreWaitMs ?? 10_000;
   }
 
   /**
@@ -103,7 +119,10 @@ export class Messenger {
   /**
    * Create a new account (a fresh seed) or restore one from its recovery
    * phrase, and leave the client database unlocked under `passphrase`.
-   * Every input is checked before anything is written.
+   * Every input is checked before anything is written. A restore fetches
+   * the account config (profile, contacts, blocked list, settings) from the
+   * swarm, waiting for it at most `restoreWaitMs`; a slower one is applied
+   * in the background when it arrives.
    * @param input.passphrase 1 to 1024 characters
    * @param input.displayName optional, 1 to 64 characters (see parseDisplayName)
    * @param input.recoveryPhrase optional: restore this account instead
@@ -137,7 +156,13 @@ export class Messenger {
       }).execute();
       this.#keys = keys;
       this.#displayName = displayName;
+      if (restoring) {
+        await markRestorePending(this.#vault.db, input.displayName !== undefined);
+        await this.#startSync(true);
+        this.#displayName = await this.#storedDisplayName();
+      }
       await this.#startChat();
+      if (!restoring) await this.#startSync(false);
       const created: CreatedAccount = { accountId: keys.accountId };
       if (!restoring) created.recoveryPhrase = seedToPhrase(seed);
       seed.fill(0);
@@ -164,12 +189,17 @@ export class Messenger {
       seed.fill(0);
       this.#displayName = row.display_name;
       await this.#startChat();
+      await this.#startSync(false);
     });
   }
 
-  /** Close the client database and forget the keys. A no-op unless unlocked. */
+  /**
+   * Close the client database and forget the keys, after publishing a
+   * changed account config (bounded). A no-op unless unlocked.
+   */
   lock(): Promise<void> {
     return this.#serial(async () => {
+      await this.#stopSync(5_000);
       await this.#stopChat();
       this.#forgetKeys();
       await this.#vault.lock();
@@ -194,6 +224,7 @@ export class Messenger {
   /** Lock and close for good. Idempotent. */
   close(): Promise<void> {
     return this.#serial(async () => {
+      await this.#stopSync(0);
       await this.#stopChat();
       this.#forgetKeys();
       await this.#vault.close();
@@ -218,6 +249,54 @@ export class Messenger {
       clock: this.#clock,
       ...(this.#nodes ? { nodes: this.#nodes, guardFile: `${this.#dir}/guard.json` } : {}),
     });
+  }
+
+  /**
+   * Start keeping the account config in the swarm (with a directory only).
+   * With `waitRestore`, wait up to `restoreWaitMs` for a pending restore.
+   */
+  async #startSync(waitRestore: boolean): Promise<void> {
+    if (this.#sync || !this.#keys || !this.#nodes) return;
+    const sync = new ConfigSync({
+      db: this.#vault.db,
+      keys: this.#keys,
+      swarm: new SwarmClient({ nodes: this.#nodes, clock: this.#clock }),
+      clock: this.#clock,
+      log: this.#log.child("config"),
+      onRestored: () => void this.#serial(() => this.#afterRestore(sync)).catch(() => {}),
+    });
+    this.#sync = sync;
+    sync.start();
+    if (!waitRestore) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      sync.restored,
+      new Promise((resolve) => timer = setTimeout(resolve, this.#restoreWaitMs)),
+    ]);
+    clearTimeout(timer);
+  }
+
+  /** A config restored in the background: pick up its display name. */
+  async #afterRestore(sync: ConfigSync): Promise<void> {
+    if (this.#sync !== sync || !this.#keys) return;
+    const name = await this.#storedDisplayName();
+    if (name === this.#displayName) return;
+    this.#displayName = name;
+    if (!this.#chat) return;
+    await this.#stopChat();
+    await this.#startChat();
+  }
+
+  async #storedDisplayName(): Promise<string> {
+    const row = await this.#vault.db.selectFrom("account").select("display_name")
+      .where("id", "=", 1).executeTakeFirst();
+    return row?.display_name ?? "";
+  }
+
+  async #stopSync(flushMs: number): Promise<void> {
+    const sync = this.#sync;
+    this.#sync = null;
+    await sync?.stop({ flushMs });
   }
 
   async #stopChat(): Promise<void> {

@@ -12,6 +12,7 @@ import { HearthError } from "../shared/errors.ts";
 import type { Logger } from "../shared/log.ts";
 import { accountRoutes } from "./account_routes.ts";
 import { bearerAuth, hostCheck } from "./auth.ts";
+import { eventRoutes } from "./event_routes.ts";
 import { messageRoutes } from "./message_routes.ts";
 import { UnlockLimiter } from "./unlock_limiter.ts";
 
@@ -72,6 +73,7 @@ export function webApp(options: WebAppOptions): Hono {
   const limiter = new UnlockLimiter(options.clock ? { clock: options.clock } : {});
   app.route("/", accountRoutes({ messenger, limiter, log: log.child("account") }));
   app.route("/", messageRoutes({ messenger, log: log.child("messages") }));
+  app.route("/", eventRoutes({ messenger, log: log.child("events") }));
 
   app.notFound((c) => c.json(new HearthError("not_found", "No such route").toJSON(), 404));
   app.onError((err, c) => {

@@ -77,8 +77,10 @@ export async function startWebPort(options: WebPortOptions): Promise<WebPort> {
     token,
     tokenPath: `${options.dataDir}/${OWNER_TOKEN_FILE}`,
     stop: async () => {
-      await server.shutdown();
+      // The messenger first: closing it ends the open event streams
+      // (GET /api/events), which the graceful shutdown would wait for.
       await messenger.close();
+      await server.shutdown();
     },
   };
 }

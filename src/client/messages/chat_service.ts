@@ -13,6 +13,7 @@ import type { ClientDb } from "../db/schema.ts";
 import { FileGuardStore } from "../network/guard_store.ts";
 import { PathManager, type PathStatus } from "../network/path_manager.ts";
 import { type RetrievedItem, SwarmClient } from "../network/swarm_client.ts";
+import { type ChatEvent, ChatEvents, type ChatSubscription } from "./chat_events.ts";
 import { queueControl, queueOutgoing, setContactState } from "./chat_store.ts";
 import {
   type ContactView,
@@ -62,6 +63,7 @@ export class ChatService {
   readonly #paths: PathManager | undefined;
   readonly #worker: OutboxWorker;
   readonly #receiver: InboxReceiver;
+  readonly #events = new ChatEvents();
   #lastSentAt = 0;
 
   private constructor(options: ChatServiceOptions, paths?: PathManager) {
@@ -75,12 +77,21 @@ export class ChatService {
       paths,
       clock: this.#clock,
     });
-    this.#worker = new OutboxWorker(this.#db, swarm, { clock: this.#clock });
+    const emit = (event: ChatEvent) => this.#events.emit(event);
+    this.#worker = new OutboxWorker(this.#db, swarm, {
+      clock: this.#clock,
+      onStatus: (status) => emit({ type: "status", status }),
+    });
     this.#receiver = new InboxReceiver(this.#db, swarm, {
       keys: this.#keys,
       nodes: options.nodes ?? (() => []),
       clock: this.#clock,
       onDelivered: (sender, ids) => this.#sendReceipt(sender, ids),
+      onStatus: (status) => emit({ type: "status", status }),
+      onMessage: (message, request) => {
+        emit({ type: "message", message });
+        if (request) this.#emitRequest(message.sender);
+      },
     });
   }
 
@@ -101,8 +112,18 @@ export class ChatService {
     return chat;
   }
 
-  /** Stop the loops (aborting the long-poll) and wait for them. */
+  /**
+   * Subscribe to new messages, status changes and message requests. The
+   * subscription ends with a `locked` event when the service stops.
+   * @param options.maxQueue how far the subscriber may fall behind before it is dropped
+   */
+  events(options: { maxQueue?: number } = {}): ChatSubscription {
+    return this.#events.subscribe(options);
+  }
+
+  /** Stop the loops (aborting the long-poll) and wait for them; ends every event subscription. */
   async stop(): Promise<void> {
+    this.#events.close();
     await Promise.all([this.#worker.stop(), this.#receiver.stop()]);
     await this.#paths?.flush().catch(() => {});
   }
@@ -137,6 +158,7 @@ export class ChatService {
       sentAt,
       ...(envelope ? { envelope } : {}),
     }, now);
+    this.#events.emit({ type: "message", message: stored });
     this.#worker.kick();
     return stored;
   }
@@ -191,6 +213,13 @@ export class ChatService {
   /** The onion paths, or null when the messenger has no directory. */
   paths(): PathStatus | null {
     return this.#paths?.status() ?? null;
+  }
+
+  #emitRequest(accountId: string): void {
+    this.requests().then((list) => {
+      const request = list.find((r) => r.accountId === accountId);
+      if (request) this.#events.emit({ type: "request", request });
+    }, () => {});
   }
 
   #withProfile(content: MessageContent): MessageContent {

@@ -206,15 +206,15 @@ export async function storeIncoming(
 
 /**
  * Mark outgoing messages to `peer` as delivered (never lowering `read`).
- * @returns how many changed
+ * @returns the ids that changed
  */
-export async function markDelivered(db: Db, peer: string, ids: string[]): Promise<number> {
-  if (ids.length === 0) return 0;
-  const res = await db.updateTable("messages").set({ status: "delivered" })
+export async function markDelivered(db: Db, peer: string, ids: string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const rows = await db.updateTable("messages").set({ status: "delivered" })
     .where("id", "in", ids).where("conversation_id", "=", peer)
     .where("direction", "=", "out").where("status", "in", ["queued", "sent"])
-    .executeTakeFirst();
-  return Number(res.numUpdatedRows);
+    .returning("id").execute();
+  return rows.map((r) => r.id);
 }
 
 /**

@@ -19,6 +19,8 @@ import { parseContent } from "./content.ts";
 import { openEnvelope } from "./envelope.ts";
 import { contactState, isSeen, markDelivered, markSeen, storeIncoming } from "./chat_store.ts";
 import { INBOX_NS } from "./outbox_worker.ts";
+import type { StatusChange } from "./chat_events.ts";
+import type { MessageView } from "./chat_views.ts";
 
 /** How long one retrieve waits for something new, ms (the relay allows 25,000). */
 export const LONG_POLL_MS = 20_000;
@@ -32,6 +34,10 @@ export interface InboxReceiverOptions {
   nodes: () => NodeRecord[];
   /** Called with the ids of texts just stored from a contact, per sender (to send receipts). */
   onDelivered?: (sender: string, ids: string[]) => Promise<void>;
+  /** Called after a new text was stored, with whether it made its sender a message request. */
+  onMessage?: (message: MessageView, request: boolean) => void;
+  /** Called after an outgoing message became `delivered` (committed). */
+  onStatus?: (change: StatusChange) => void;
   /** Current time, ms (default Date.now). */
   clock?: () => number;
   /** Numbers in [0, 1) to pick a member (default crypto-random). */
@@ -121,6 +127,18 @@ export class InboxReceiver {
         item.hash,
         now,
       );
+      if (stored) {
+        this.#options.onMessage?.({
+          id: content.id,
+          conversationId: sender,
+          direction: "in",
+          sender,
+          text: content.text,
+          sentAt,
+          receivedAt: now,
+          status: "delivered",
+        }, state === undefined || state === "declined");
+      }
       if (stored && state === "contact") {
         const list = receipts.get(sender) ?? [];
         list.push(content.id);
@@ -129,7 +147,10 @@ export class InboxReceiver {
       return;
     }
     if (content.type === "receipt" && content.kind === "delivered") {
-      await markDelivered(db, sender, content.ids);
+      const changed = await markDelivered(db, sender, content.ids);
+      for (const id of changed) {
+        this.#options.onStatus?.({ id, conversationId: sender, status: "delivered" });
+      }
     }
     await markSeen(db, item.hash, now);
   }

@@ -13,6 +13,7 @@ import { swarmKeyOf } from "../../shared/swarm_map.ts";
 import { parseAccountId } from "../account/mod.ts";
 import type { ClientDb } from "../db/schema.ts";
 import type { SwarmClient } from "../network/swarm_client.ts";
+import type { StatusChange } from "./chat_events.ts";
 
 /** The public inbox namespace (PROTOCOL §5). */
 export const INBOX_NS = 0;
@@ -41,6 +42,8 @@ export function backoffMs(attempts: number): number {
 export interface OutboxWorkerOptions {
   /** Current time, ms (default Date.now). */
   clock?: () => number;
+  /** Called after a message's status changed to `sent` or `failed` (committed). */
+  onStatus?: (change: StatusChange) => void;
 }
 
 /** Sends the outbox, in a loop of its own, until stopped. */
@@ -48,6 +51,7 @@ export class OutboxWorker {
   readonly #db: Kysely<ClientDb>;
   readonly #swarm: SwarmClient;
   readonly #clock: () => number;
+  readonly #onStatus: ((change: StatusChange) => void) | undefined;
   #stopped = false;
   #wake: (() => void) | undefined;
   #kicked = false;
@@ -58,6 +62,7 @@ export class OutboxWorker {
     this.#db = db;
     this.#swarm = swarm;
     this.#clock = options.clock ?? Date.now;
+    this.#onStatus = options.onStatus;
   }
 
   /** Start the loop (once). */
@@ -110,13 +115,7 @@ export class OutboxWorker {
       await this.#swarm.store(key, INBOX_NS, new Uint8Array(item.envelope), {
         ttlMs: INBOX_TTL_MS,
       });
-      await this.#db.transaction().execute(async (tx) => {
-        await tx.deleteFrom("outbox").where("id", "=", item.id).execute();
-        if (item.message_id !== null) {
-          await tx.updateTable("messages").set({ status: "sent" })
-            .where("id", "=", item.message_id).where("status", "=", "queued").execute();
-        }
-      });
+      await this.#finish(item, "sent");
       return;
     } catch (err) {
       code = err instanceof HearthError ? err.code : "internal";
@@ -124,13 +123,7 @@ export class OutboxWorker {
     const now = this.#clock();
     const attempts = item.attempts + 1;
     if (now - item.created_at >= OUTBOX_GIVE_UP_MS || code === "bad_account_id") {
-      await this.#db.transaction().execute(async (tx) => {
-        await tx.deleteFrom("outbox").where("id", "=", item.id).execute();
-        if (item.message_id !== null) {
-          await tx.updateTable("messages").set({ status: "failed" })
-            .where("id", "=", item.message_id).where("status", "=", "queued").execute();
-        }
-      });
+      await this.#finish(item, "failed");
       return;
     }
     await this.#db.updateTable("outbox").set({
@@ -138,6 +131,23 @@ export class OutboxWorker {
       next_attempt_at: now + backoffMs(attempts),
       last_error: code,
     }).where("id", "=", item.id).execute();
+  }
+
+  /** Remove an item from the outbox and move its queued message to `status`. */
+  async #finish(
+    item: { id: string; message_id: string | null; recipient: string },
+    status: "sent" | "failed",
+  ): Promise<void> {
+    const changed = await this.#db.transaction().execute(async (tx) => {
+      await tx.deleteFrom("outbox").where("id", "=", item.id).execute();
+      if (item.message_id === null) return false;
+      const res = await tx.updateTable("messages").set({ status })
+        .where("id", "=", item.message_id).where("status", "=", "queued").executeTakeFirst();
+      return Number(res.numUpdatedRows) > 0;
+    });
+    if (changed) {
+      this.#onStatus?.({ id: item.message_id!, conversationId: item.recipient, status });
+    }
   }
 
   async #run(): Promise<void> {
