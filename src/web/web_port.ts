@@ -50,6 +50,7 @@ export async function startWebPort(options: WebPortOptions): Promise<WebPort> {
   const messenger = await Messenger.open(options.dataDir, {
     ...(options.kdfParams ? { kdfParams: options.kdfParams } : {}),
     ...(options.nodes ? { nodes: options.nodes } : {}),
+    log: options.log.child("messenger"),
   });
   let hosts: string[] = [];
   const app = webApp({

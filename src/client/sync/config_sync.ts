@@ -108,7 +108,7 @@ export class ConfigSync {
     const version = state.version + 1;
     await this.publish({ ...config, version, updatedAt: now }, signal);
     await writeSyncState(db, { version, digest, publishedAt: now });
-    this.#log.info("config_published", { version });
+    this.#log.debug("config_published", { version });
     return true;
   }
 
@@ -191,7 +191,7 @@ export class ConfigSync {
           break;
         } catch {
           if (signal.aborted) break;
-          this.#log.info("config_restore_retry", { backoffMs: backoff });
+          this.#log.debug("config_restore_retry", { backoffMs: backoff });
           await this.#sleep(backoff);
           backoff = Math.min(backoff * 2, 30_000);
         }
