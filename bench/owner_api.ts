@@ -5,33 +5,10 @@
  * the time it arrived.
  * @module
  */
-import type { NodeProcess } from "../tools/devnet_lib.ts";
+import { type NodeProcess, ownerApi } from "../tools/devnet_lib.ts";
+
+export { ownerApi };
 import { type SseEvent, SseReader } from "./sse_client.ts";
-
-/** How long one owner API call may take, ms. */
-const CALL_TIMEOUT_MS = 30_000;
-
-/**
- * One owner API call.
- * @returns the status and the JSON answer
- */
-export async function ownerApi(
-  node: NodeProcess,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(`http://${node.webAddr}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${node.ownerToken}`,
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
-  });
-  return { status: res.status, json: await res.json() };
-}
 
 /**
  * Create an account on `node`.

@@ -6,43 +6,25 @@
  * message never appears.
  */
 import { assert, assertEquals } from "./assert.ts";
-import { type NodeProcess, startDevnet, waitFor } from "../tools/devnet_lib.ts";
+import { type NodeProcess, ownerApi, startDevnet, waitFor } from "../tools/devnet_lib.ts";
 
 const PASS = "messaging test passphrase";
-
-async function api(
-  node: NodeProcess,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(`http://${node.webAddr}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${node.ownerToken}`,
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    signal: AbortSignal.timeout(30_000),
-  });
-  return { status: res.status, json: await res.json() };
-}
 
 type Msg = { id: string; text: string; status: string; direction: string };
 
 async function messages(node: NodeProcess, peer: string): Promise<Msg[]> {
-  const res = await api(node, "GET", `/api/conversations/${peer}/messages`);
+  const res = await ownerApi(node, "GET", `/api/conversations/${peer}/messages`);
   return res.status === 200 ? res.json.messages as Msg[] : [];
 }
 
 async function createAccount(node: NodeProcess, name: string): Promise<string> {
-  const res = await api(node, "POST", "/api/account", { passphrase: PASS, displayName: name });
+  const res = await ownerApi(node, "POST", "/api/account", { passphrase: PASS, displayName: name });
   assertEquals(res.status, 201);
   return res.json.accountId as string;
 }
 
 async function send(node: NodeProcess, to: string, text: string): Promise<Msg> {
-  const res = await api(node, "POST", "/api/messages", { to, text });
+  const res = await ownerApi(node, "POST", "/api/messages", { to, text });
   assertEquals(res.status, 201, JSON.stringify(res.json));
   return res.json as unknown as Msg;
 }
@@ -63,27 +45,27 @@ Deno.test({
       const carol = await createAccount(devnet.nodes[3]!, "Carol");
 
       // Bad input gets a code.
-      const bad = await api(nodeA, "POST", "/api/messages", {
+      const bad = await ownerApi(nodeA, "POST", "/api/messages", {
         // A one-character typo (never the character already there).
         to: `${bob.slice(0, -1)}${bob.endsWith("x") ? "y" : "x"}`,
         text: "x",
       });
       assertEquals([bad.status, bad.json.error], [400, "bad_account_id"]);
-      const empty = await api(nodeA, "POST", "/api/messages", { to: bob, text: "" });
+      const empty = await ownerApi(nodeA, "POST", "/api/messages", { to: bob, text: "" });
       assertEquals([empty.status, empty.json.error], [400, "bad_request"]);
-      const unknown = await api(nodeA, "GET", `/api/conversations/${carol}/messages`);
+      const unknown = await ownerApi(nodeA, "GET", `/api/conversations/${carol}/messages`);
       assertEquals([unknown.status, unknown.json.error], [404, "not_found"]);
 
       const first = await send(nodeA, bob, "hello Bob");
       assert(["queued", "sent"].includes(first.status));
       await waitFor(async () => {
-        const r = await api(devnet.nodes[2]!, "GET", "/api/requests");
+        const r = await ownerApi(devnet.nodes[2]!, "GET", "/api/requests");
         return (r.json.requests as { accountId: string }[]).some((q) => q.accountId === alice);
       }, { ...wait, what: "Bob's message request" });
-      const conv = await api(devnet.nodes[2]!, "GET", "/api/conversations");
+      const conv = await ownerApi(devnet.nodes[2]!, "GET", "/api/conversations");
       assertEquals(conv.json.conversations, []);
       assertEquals((await messages(devnet.nodes[2]!, alice)).map((m) => m.text), ["hello Bob"]);
-      const accepted = await api(devnet.nodes[2]!, "POST", `/api/requests/${alice}/accept`);
+      const accepted = await ownerApi(devnet.nodes[2]!, "POST", `/api/requests/${alice}/accept`);
       assertEquals(accepted.status, 200);
       await send(devnet.nodes[2]!, alice, "hi Alice");
       await waitFor(async () => {
@@ -101,8 +83,11 @@ Deno.test({
         return mine.filter((m) => texts.includes(m.text)).every((m) => m.status === "sent");
       }, { ...wait, what: "the three stored in Bob's swarm" });
       const nodeB = await devnet.restart(2);
-      assertEquals((await api(nodeB, "GET", "/api/conversations")).status, 423);
-      assertEquals((await api(nodeB, "POST", "/api/unlock", { passphrase: PASS })).status, 200);
+      assertEquals((await ownerApi(nodeB, "GET", "/api/conversations")).status, 423);
+      assertEquals(
+        (await ownerApi(nodeB, "POST", "/api/unlock", { passphrase: PASS })).status,
+        200,
+      );
       await waitFor(async () => (await messages(nodeB, alice)).length >= 5, {
         ...wait,
         what: "the three after the restart",
@@ -114,10 +99,10 @@ Deno.test({
       const carolNode = devnet.nodes[3]!;
       await send(carolNode, bob, "hey Bob");
       await waitFor(async () => {
-        const r = await api(nodeB, "GET", "/api/requests");
+        const r = await ownerApi(nodeB, "GET", "/api/requests");
         return (r.json.requests as { accountId: string }[]).some((q) => q.accountId === carol);
       }, { ...wait, what: "Carol's request" });
-      assertEquals((await api(nodeB, "POST", `/api/requests/${carol}/block`)).status, 200);
+      assertEquals((await ownerApi(nodeB, "POST", `/api/requests/${carol}/block`)).status, 200);
       await send(carolNode, bob, "blocked?");
       await waitFor(async () => {
         const mine = await messages(carolNode, bob);
@@ -128,8 +113,11 @@ Deno.test({
         ...wait,
         what: "a later message from Alice",
       });
-      assertEquals((await api(nodeB, "GET", `/api/conversations/${carol}/messages`)).status, 404);
-      const contacts = await api(nodeB, "GET", "/api/contacts");
+      assertEquals(
+        (await ownerApi(nodeB, "GET", `/api/conversations/${carol}/messages`)).status,
+        404,
+      );
+      const contacts = await ownerApi(nodeB, "GET", "/api/contacts");
       const states = Object.fromEntries(
         (contacts.json.contacts as { accountId: string; state: string }[]).map((
           c,
@@ -137,9 +125,9 @@ Deno.test({
       );
       assertEquals(states, { [alice]: "contact", [carol]: "blocked" });
       // Unblocking shows what was kept from Carol: only her first message.
-      assertEquals((await api(nodeB, "POST", `/api/requests/${carol}/accept`)).status, 200);
+      assertEquals((await ownerApi(nodeB, "POST", `/api/requests/${carol}/accept`)).status, 200);
       assertEquals((await messages(nodeB, carol)).map((m) => m.text), ["hey Bob"]);
-      const paths = await api(nodeB, "GET", "/api/paths");
+      const paths = await ownerApi(nodeB, "GET", "/api/paths");
       assertEquals(paths.status, 200);
       assert((paths.json.paths as { paths: unknown[] }).paths.length > 0);
     } finally {

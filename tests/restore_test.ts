@@ -4,32 +4,14 @@
  * account's swarm, and a message that waited in the inbox arrives.
  */
 import { assertEquals } from "./assert.ts";
-import { type NodeProcess, startDevnet, waitFor } from "../tools/devnet_lib.ts";
+import { type NodeProcess, ownerApi, startDevnet, waitFor } from "../tools/devnet_lib.ts";
 import { accountKeysFromSeed } from "../src/client/account/mod.ts";
 import { randomBytes } from "../src/shared/crypto/mod.ts";
 
 const PASS = "restore test passphrase";
 
-async function api(
-  node: NodeProcess,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(`http://${node.webAddr}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${node.ownerToken}`,
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    signal: AbortSignal.timeout(30_000),
-  });
-  return { status: res.status, json: await res.json() };
-}
-
 async function ok(node: NodeProcess, method: string, path: string, body?: unknown) {
-  const res = await api(node, method, path, body);
+  const res = await ownerApi(node, method, path, body);
   assertEquals(res.status < 300, true, `${method} ${path}: ${JSON.stringify(res.json)}`);
   return res.json;
 }
@@ -73,14 +55,14 @@ Deno.test({
 
       // Bob accepts and answers while Alice's home node is locked.
       await waitFor(async () => {
-        const r = await api(bobNode, "GET", "/api/requests");
+        const r = await ownerApi(bobNode, "GET", "/api/requests");
         return (r.json.requests as Contact[] ?? []).some((q) => q.accountId === alice);
       }, { ...wait, what: "Alice's request at Bob" });
       await ok(bobNode, "POST", `/api/requests/${alice}/accept`);
       await ok(bobNode, "POST", "/api/messages", { to: alice, text: "welcome back" });
 
       // The same phrase on a fresh node.
-      const restored = await api(fresh, "POST", "/api/account", {
+      const restored = await ownerApi(fresh, "POST", "/api/account", {
         passphrase: PASS,
         recoveryPhrase: phrase,
       });
@@ -89,17 +71,17 @@ Deno.test({
       assertEquals(restored.json.recoveryPhrase, undefined);
 
       await waitFor(async () => {
-        const r = await api(fresh, "GET", "/api/contacts");
+        const r = await ownerApi(fresh, "GET", "/api/contacts");
         const list = (r.json.contacts ?? []) as Contact[];
         const state = (id: string) => list.find((c) => c.accountId === id)?.state;
         return state(bob) === "contact" && state(carol) === "blocked";
       }, { ...wait, what: "Bob as a contact and Carol blocked on the fresh node" });
       await waitFor(async () => {
-        const r = await api(fresh, "GET", "/api/account");
+        const r = await ownerApi(fresh, "GET", "/api/account");
         return r.json.displayName === "Alice";
       }, { ...wait, what: "Alice's display name on the fresh node" });
       await waitFor(async () => {
-        const r = await api(fresh, "GET", `/api/conversations/${bob}/messages`);
+        const r = await ownerApi(fresh, "GET", `/api/conversations/${bob}/messages`);
         const list = (r.json.messages ?? []) as { text: string }[];
         return list.some((m) => m.text === "welcome back");
       }, { ...wait, what: "Bob's waiting message on the fresh node" });

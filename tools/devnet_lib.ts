@@ -264,3 +264,28 @@ export async function startDevnet(
   }
   return devnet;
 }
+
+/** How long one owner API call may take, ms. */
+const CALL_TIMEOUT_MS = 30_000;
+
+/**
+ * One owner API call.
+ * @returns the status and the JSON answer
+ */
+export async function ownerApi(
+  node: NodeProcess,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; json: Record<string, unknown> }> {
+  const res = await fetch(`http://${node.webAddr}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${node.ownerToken}`,
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
+  });
+  return { status: res.status, json: await res.json() };
+}
