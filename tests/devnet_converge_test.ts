@@ -3,17 +3,14 @@
  * ends up knowing all 7 (itself included).
  */
 import { assertEquals } from "./assert.ts";
-import { infoOf, startDevnet } from "../tools/devnet_lib.ts";
+import { infoOf, withDevnet } from "../tools/devnet_lib.ts";
 
 Deno.test({
   name: "a devnet of 7 nodes converges from one seed",
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const baseDir = await Deno.makeTempDir({ prefix: "hearth-converge-" });
-    const devnet = await startDevnet(7, { baseDir, gossipIntervalMs: 300 });
-    try {
-      await devnet.converge(7, 90_000);
+    await withDevnet(7, async (devnet) => {
       const ids = new Set<string>();
       for (const n of devnet.nodes) {
         const info = await infoOf(n.addr);
@@ -24,9 +21,6 @@ Deno.test({
         assertEquals(records.length, 7);
       }
       assertEquals(ids.size, 7, "seven distinct node identities");
-    } finally {
-      await devnet.stop();
-      await Deno.remove(baseDir, { recursive: true });
-    }
+    }, { prefix: "hearth-converge-" });
   },
 });

@@ -6,7 +6,7 @@
  * message never appears.
  */
 import { assert, assertEquals } from "./assert.ts";
-import { type NodeProcess, ownerApi, startDevnet, waitFor } from "../tools/devnet_lib.ts";
+import { type NodeProcess, ownerApi, waitFor, withDevnet } from "../tools/devnet_lib.ts";
 
 const PASS = "messaging test passphrase";
 
@@ -34,11 +34,8 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
-    const baseDir = await Deno.makeTempDir({ prefix: "hearth-messaging-" });
-    const devnet = await startDevnet(5, { baseDir, gossipIntervalMs: 300 });
     const wait = { timeoutMs: 60_000, intervalMs: 100 };
-    try {
-      await devnet.converge(5, 90_000);
+    await withDevnet(5, async (devnet) => {
       const nodeA = devnet.nodes[1]!;
       const alice = await createAccount(nodeA, "Alice");
       const bob = await createAccount(devnet.nodes[2]!, "Bob");
@@ -130,9 +127,6 @@ Deno.test({
       const paths = await ownerApi(nodeB, "GET", "/api/paths");
       assertEquals(paths.status, 200);
       assert((paths.json.paths as { paths: unknown[] }).paths.length > 0);
-    } finally {
-      await devnet.stop();
-      await Deno.remove(baseDir, { recursive: true }).catch(() => {});
-    }
+    }, { prefix: "hearth-messaging-" });
   },
 });

@@ -5,7 +5,7 @@
  */
 import { assert, assertEquals, assertRejects } from "./assert.ts";
 import { clientOf, directoryOf } from "./network_client.ts";
-import { type Devnet, startDevnet, waitFor } from "../tools/devnet_lib.ts";
+import { waitFor, withDevnet } from "../tools/devnet_lib.ts";
 import { generateSigningKeyPair } from "../src/shared/crypto/sign.ts";
 import { fromHex, randomBytes, toHex } from "../src/shared/crypto/bytes.ts";
 import { openDatabase } from "../src/shared/db/open.ts";
@@ -14,18 +14,6 @@ import { HearthError } from "../src/shared/errors.ts";
 import { swarmFor, swarmKeyOf } from "../src/shared/swarm_map.ts";
 
 const HOUR = 3_600_000;
-
-async function withDevnet(count: number, fn: (devnet: Devnet) => Promise<void>): Promise<void> {
-  const baseDir = await Deno.makeTempDir({ prefix: "hearth-net-" });
-  const devnet = await startDevnet(count, { baseDir, gossipIntervalMs: 300 });
-  try {
-    await devnet.converge(count, 90_000);
-    await fn(devnet);
-  } finally {
-    await devnet.stop();
-    await Deno.remove(baseDir, { recursive: true });
-  }
-}
 
 const processTest = (name: string, fn: () => Promise<void>) =>
   Deno.test({ name, sanitizeOps: false, sanitizeResources: false, fn });

@@ -4,7 +4,7 @@
  * account's swarm, and a message that waited in the inbox arrives.
  */
 import { assertEquals } from "./assert.ts";
-import { type NodeProcess, ownerApi, startDevnet, waitFor } from "../tools/devnet_lib.ts";
+import { type NodeProcess, ownerApi, waitFor, withDevnet } from "../tools/devnet_lib.ts";
 import { accountKeysFromSeed } from "../src/client/account/mod.ts";
 import { randomBytes } from "../src/shared/crypto/mod.ts";
 
@@ -23,11 +23,8 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
-    const baseDir = await Deno.makeTempDir({ prefix: "hearth-restore-" });
-    const devnet = await startDevnet(5, { baseDir, gossipIntervalMs: 300 });
     const wait = { timeoutMs: 60_000, intervalMs: 200 };
-    try {
-      await devnet.converge(5, 90_000);
+    await withDevnet(5, async (devnet) => {
       const [, home, bobNode, fresh] = devnet.nodes as [
         NodeProcess,
         NodeProcess,
@@ -85,9 +82,6 @@ Deno.test({
         const list = (r.json.messages ?? []) as { text: string }[];
         return list.some((m) => m.text === "welcome back");
       }, { ...wait, what: "Bob's waiting message on the fresh node" });
-    } finally {
-      await devnet.stop();
-      await Deno.remove(baseDir, { recursive: true }).catch(() => {});
-    }
+    }, { prefix: "hearth-restore-" });
   },
 });

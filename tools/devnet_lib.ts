@@ -289,3 +289,24 @@ export async function ownerApi(
   });
   return { status: res.status, json: await res.json() };
 }
+
+/**
+ * Run `fn` on a converged devnet of `count` nodes in a temporary folder,
+ * then stop the nodes and remove the folder, whatever `fn` did.
+ * @param options.prefix the temporary folder's name prefix
+ */
+export async function withDevnet(
+  count: number,
+  fn: (devnet: Devnet) => Promise<void>,
+  options: { prefix?: string } = {},
+): Promise<void> {
+  const baseDir = await Deno.makeTempDir({ prefix: options.prefix ?? "hearth-devnet-" });
+  const devnet = await startDevnet(count, { baseDir, gossipIntervalMs: 300 });
+  try {
+    await devnet.converge(count, 90_000);
+    await fn(devnet);
+  } finally {
+    await devnet.stop();
+    await Deno.remove(baseDir, { recursive: true }).catch(() => {});
+  }
+}
