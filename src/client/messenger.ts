@@ -9,6 +9,7 @@ import {
   accountIdQrSvg,
   type AccountKeys,
   accountKeysFromSeed,
+  type Avatar,
   createSeed,
   parseDisplayName,
   phraseToSeed,
@@ -71,6 +72,8 @@ export interface AccountView {
   displayName: string;
   /** The Account ID as a QR code, an SVG document. */
   qrSvg: string;
+  /** Whether the owner has an avatar (served at `GET /api/account/avatar`). */
+  hasAvatar: boolean;
 }
 
 /** The owner's messenger: account creation, restore, lock and unlock. */
@@ -218,7 +221,33 @@ export class Messenger {
       throw new HearthError("locked", "Client database is locked");
     }
     const { accountId } = this.#keys;
-    return { accountId, displayName: this.#displayName, qrSvg: accountIdQrSvg(accountId) };
+    return {
+      accountId,
+      displayName: this.#displayName,
+      qrSvg: accountIdQrSvg(accountId),
+      hasAvatar: false,
+    };
+  }
+
+  /**
+   * Change the owner's profile. The new name rides along with the next
+   * messages; the avatar (or its removal) goes once to each peer, with the
+   * next message to it. The account config carries both.
+   * @param input.displayName 1 to 64 characters (see parseDisplayName)
+   * @param input.avatar a PNG, JPEG or WebP image of at most 8 KiB, or null to remove it
+   * @throws {HearthError} `locked`; `not_found` without an account; `bad_request` for a bad
+   *   name or image; `too_large` for an image over 8 KiB
+   */
+  updateProfile(input: { displayName?: string; avatar?: Avatar | null }): Promise<AccountView> {
+    return notBuilt(input);
+  }
+
+  /**
+   * The owner's avatar, or null.
+   * @throws {HearthError} `locked`; `not_found` without an account
+   */
+  avatar(): Promise<Avatar | null> {
+    return notBuilt();
   }
 
   /** Lock and close for good. Idempotent. */
@@ -321,4 +350,8 @@ export class Messenger {
 
 function noAccount(): HearthError {
   return new HearthError("not_found", "No account yet");
+}
+
+function notBuilt(..._args: unknown[]): never {
+  throw new HearthError("internal", "Not built yet");
 }

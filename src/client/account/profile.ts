@@ -150,6 +150,15 @@ function parseAvatar(input: unknown): Avatar {
   return { type: type as AvatarType, bytes: bytes.slice() };
 }
 
+/**
+ * The media type of an image, told by its magic bytes.
+ * @param bytes the image file
+ * @returns `image/png`, `image/jpeg` or `image/webp`, or undefined when it is none of them
+ */
+export function sniffAvatarType(bytes: Uint8Array): AvatarType | undefined {
+  return AVATAR_TYPES.find((type) => hasMagic(type, bytes));
+}
+
 function hasMagic(type: AvatarType, bytes: Uint8Array): boolean {
   switch (type) {
     case "image/png":

@@ -36,6 +36,8 @@ export interface AccountTable {
   avatar_type: string | null;
   /** When the account was created or restored on this node. */
   created_at: number;
+  /** Counts up with every profile change; contacts get the avatar again when theirs is older. */
+  profile_version: Generated<number>;
 }
 
 /** Where a peer stands with the owner. */
@@ -60,6 +62,8 @@ export interface ContactsTable {
   state: ContactState;
   /** When the peer first appeared. */
   added_at: number;
+  /** The owner's `account.profile_version` last sent to this peer with its avatar (0: never). */
+  profile_sent: Generated<number>;
 }
 
 /** A conversation's kind: with one peer, or Note to Self. */
@@ -122,6 +126,11 @@ export interface MessagesTable {
   deleted: Generated<number>;
   /** When the message disappears (disappearing messages), or null. */
   expires_at: number | null;
+  /**
+   * For an incoming message whose timer starts when read: the timer, seconds
+   * (`expires_at` is set when the owner reads it). Null otherwise.
+   */
+  expire_after_read: ColumnType<number | null, number | null | undefined, number | null>;
 }
 
 /** One reaction per sender per message; a new emoji replaces the old one. */
@@ -154,6 +163,12 @@ export interface OutboxTable {
   next_attempt_at: number;
   /** The error code of the last failed attempt, or null (a code, never user data). */
   last_error: string | null;
+  /**
+   * How long the item lives in the swarm, ms, or null for the inbox default
+   * (14 days). Also the longest it is retried: an item whose TTL has passed
+   * since it was queued is dropped (typing indicators, disappearing messages).
+   */
+  ttl_ms: ColumnType<number | null, number | null | undefined, number | null>;
 }
 
 /** Hashes of items already received, so a re-delivered item is dropped. */
@@ -297,6 +312,18 @@ export const clientMigrations: readonly Migration[] = [
         pinned_at INTEGER NOT NULL,
         failures INTEGER NOT NULL DEFAULT 0
       ) WITHOUT ROWID`.execute(db);
+    },
+  },
+  {
+    version: 2,
+    async up(db: Kysely<unknown>): Promise<void> {
+      await sql`ALTER TABLE account ADD COLUMN profile_version INTEGER NOT NULL DEFAULT 1`
+        .execute(db);
+      await sql`ALTER TABLE contacts ADD COLUMN profile_sent INTEGER NOT NULL DEFAULT 0`
+        .execute(db);
+      await sql`ALTER TABLE messages ADD COLUMN expire_after_read INTEGER`.execute(db);
+      await sql`ALTER TABLE outbox ADD COLUMN ttl_ms INTEGER`.execute(db);
+      await sql`CREATE INDEX reactions_message ON reactions (message_id)`.execute(db);
     },
   },
 ];

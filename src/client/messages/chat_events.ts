@@ -7,7 +7,7 @@
  * @module
  */
 import type { MessageStatus } from "../db/schema.ts";
-import type { ContactView, MessageView } from "./chat_views.ts";
+import type { ContactView, ConversationView, MessageView } from "./chat_views.ts";
 
 /** A message's status change. */
 export interface StatusChange {
@@ -21,9 +21,23 @@ export interface StatusChange {
 
 /** One event of the bus. */
 export type ChatEvent =
+  /** A new message, incoming or outgoing. */
   | { type: "message"; message: MessageView }
+  /** A message changed: edited, deleted for everyone, a reaction, or its timer started. */
+  | { type: "update"; message: MessageView }
+  /** Messages are gone from this node: they disappeared, or the owner deleted them for themself. */
+  | { type: "removed"; conversationId: string; ids: string[] }
+  /** An outgoing message's status changed. */
   | { type: "status"; status: StatusChange }
+  /** A new message request (or a declined peer wrote again). */
   | { type: "request"; request: ContactView }
+  /** A known peer changed: its name, avatar or state (e.g. it accepted the owner's request). */
+  | { type: "contact"; contact: ContactView }
+  /** A conversation's settings changed, by the owner or by the peer's timer change. */
+  | { type: "conversation"; conversation: ConversationView }
+  /** The peer is typing (active) or stopped; a UI drops `active` after 15 s without a refresh. */
+  | { type: "typing"; conversationId: string; active: boolean }
+  /** The client database was locked: the stream ends. */
   | { type: "locked" };
 
 /** Why a subscription ended: closed by its owner, the bus locked, or it fell behind. */

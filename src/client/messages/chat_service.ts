@@ -8,8 +8,8 @@
 import type { Kysely } from "kysely";
 import type { NodeRecord } from "../../shared/node_record.ts";
 import { HearthError } from "../../shared/errors.ts";
-import { type AccountKeys, parseAccountId } from "../account/mod.ts";
-import type { ClientDb } from "../db/schema.ts";
+import { type AccountKeys, type Avatar, parseAccountId } from "../account/mod.ts";
+import type { ClientDb, DisappearingMode } from "../db/schema.ts";
 import { FileGuardStore } from "../network/guard_store.ts";
 import { PathManager, type PathStatus } from "../network/path_manager.ts";
 import { type RetrievedItem, SwarmClient } from "../network/swarm_client.ts";
@@ -33,6 +33,7 @@ import {
 } from "./content.ts";
 import { sealEnvelope } from "./envelope.ts";
 import { InboxReceiver } from "./inbox_receiver.ts";
+import { type ChatSettings, readSettings, writeSettings } from "./settings.ts";
 import { OutboxWorker } from "./outbox_worker.ts";
 
 /** Options of {@link ChatService.start}. */
@@ -53,6 +54,20 @@ export interface ChatServiceOptions {
 
 /** What a request decision does. */
 export type RequestAction = "accept" | "decline" | "block";
+
+/** The shortest disappearing timer the owner may set, seconds (the swarm's shortest TTL). */
+export const MIN_DISAPPEARING_S = 10;
+
+/** A change to a conversation's settings; absent fields stay. */
+export interface ConversationPatch {
+  /** The disappearing timer: mode `off` (seconds ignored), or a mode and 10 s … 1 year. */
+  disappearing?: { mode: DisappearingMode; seconds: number };
+  /** Mute notifications. */
+  muted?: boolean;
+}
+
+/** Who a delete is for: the owner only (any message), or everyone (the owner's own messages). */
+export type DeleteScope = "me" | "everyone";
 
 /** The owner's 1:1 messaging, running while unlocked. */
 export class ChatService {
@@ -135,7 +150,8 @@ export class ChatService {
    * @throws {HearthError} `bad_account_id`; `bad_request` for an empty text; `too_large`
    *   over {@link MAX_TEXT_CHARS} characters
    */
-  async send(to: string, text: string): Promise<MessageView> {
+  async send(to: string, text: string, options: { replyTo?: string } = {}): Promise<MessageView> {
+    void options;
     const self = to === "self" || to === this.#keys.accountId;
     const recipient = self ? this.#keys.signing.publicKey : parseAccountId(to);
     if ([...text.normalize("NFC")].length > MAX_TEXT_CHARS) {
@@ -196,8 +212,15 @@ export class ChatService {
    * @param id the peer's Account ID, or "self" (the owner's own ID means "self")
    * @throws {HearthError} `not_found` for an unknown conversation
    */
-  messages(id: string, options: { before?: number; limit?: number } = {}): Promise<MessageView[]> {
-    return listMessages(this.#db, id === this.#keys.accountId ? "self" : id, options);
+  async messages(
+    id: string,
+    options: { before?: number; limit?: number } = {},
+  ): Promise<MessageView[]> {
+    const conversationId = id === this.#keys.accountId ? "self" : id;
+    const list = await listMessages(this.#db, conversationId, options);
+    await this.#db.updateTable("conversations").set({ unread_count: 0 })
+      .where("id", "=", conversationId).execute();
+    return list;
   }
 
   /** Pending message requests. */
@@ -213,6 +236,95 @@ export class ChatService {
   /** The onion paths, or null when the messenger has no directory. */
   paths(): PathStatus | null {
     return this.#paths?.status() ?? null;
+  }
+
+  /**
+   * React to a message of a conversation with a contact (or Note to Self);
+   * `null` removes the owner's reaction. One reaction per sender: a new
+   * emoji replaces the old. The peer gets a `reaction` item.
+   * @returns the message with its reactions
+   * @throws {HearthError} `bad_request` for a malformed id or emoji; `not_found` for an
+   *   unknown message; `conflict` when it was deleted
+   */
+  react(messageId: string, emoji: string | null): Promise<MessageView> {
+    return notBuilt(messageId, emoji);
+  }
+
+  /**
+   * Edit one of the owner's own texts; the peer gets an `edit` item.
+   * @returns the edited message
+   * @throws {HearthError} `not_found` for an unknown message; `bad_request` when it is
+   *   not the owner's own, or for an empty text; `too_large`; `conflict` when deleted
+   */
+  edit(messageId: string, text: string): Promise<MessageView> {
+    return notBuilt(messageId, text);
+  }
+
+  /**
+   * Delete a message for the owner only (any message: the row goes, a
+   * `removed` event follows), or for everyone (the owner's own: the text is
+   * wiped, a tombstone stays, and the peer gets a `delete` item).
+   * @returns the tombstone for `everyone`, null for `me`
+   * @throws {HearthError} `not_found` for an unknown message; `bad_request` for
+   *   `everyone` on a message that is not the owner's own
+   */
+  deleteMessage(messageId: string, scope: DeleteScope): Promise<MessageView | null> {
+    return notBuilt(messageId, scope);
+  }
+
+  /**
+   * Tell a contact the owner is typing (or stopped). Sent only when typing
+   * indicators are on and the peer is a contact; the item lives 10 s.
+   * @returns whether an indicator was sent
+   * @throws {HearthError} `not_found` for an unknown conversation
+   */
+  typing(conversationId: string, active: boolean): Promise<boolean> {
+    return notBuilt(conversationId, active);
+  }
+
+  /**
+   * One conversation (with a contact, a pending request, or "self").
+   * @throws {HearthError} `not_found`
+   */
+  conversation(id: string): Promise<ConversationView> {
+    return notBuilt(id);
+  }
+
+  /**
+   * Change a conversation's settings. A new disappearing timer applies to
+   * messages sent from now on, and the peer gets a `disappearing` item so
+   * both sides share it.
+   * @throws {HearthError} `not_found`; `bad_request` for a mode or timer out of range
+   */
+  updateConversation(id: string, patch: ConversationPatch): Promise<ConversationView> {
+    return notBuilt(id, patch);
+  }
+
+  /** The owner's messaging settings. */
+  settings(): Promise<ChatSettings> {
+    return readSettings(this.#db);
+  }
+
+  /** Change messaging settings; the account config carries them. */
+  updateSettings(patch: Partial<ChatSettings>): Promise<ChatSettings> {
+    return writeSettings(this.#db, patch);
+  }
+
+  /**
+   * Block or unblock a known peer. Blocking drops its messages unseen;
+   * unblocking makes it a contact again.
+   * @throws {HearthError} `bad_account_id`; `not_found` when unknown (or not blocked, to unblock)
+   */
+  setBlocked(accountId: string, blocked: boolean): Promise<ContactView> {
+    return notBuilt(accountId, blocked);
+  }
+
+  /**
+   * A peer's avatar as it last sent it, or null.
+   * @throws {HearthError} `bad_account_id`; `not_found` for an unknown peer
+   */
+  avatar(accountId: string): Promise<Avatar | null> {
+    return notBuilt(accountId);
   }
 
   #emitRequest(accountId: string): void {
@@ -246,4 +358,8 @@ export class ChatService {
     await queueControl(this.#db, { id: content.id, recipient: to, envelope }, this.#clock());
     this.#worker.kick();
   }
+}
+
+function notBuilt(..._args: unknown[]): never {
+  throw new HearthError("internal", "Not built yet");
 }

@@ -1,12 +1,11 @@
 /**
- * The client database's side of 1:1 messaging: queueing an outgoing
- * message (message row and outbox row in one transaction), storing an
- * incoming item (de-duplicated by item hash and message id), contacts and
- * message requests. The views are in chat_views.ts.
+ * The client database's side of sending 1:1: queueing an outgoing message
+ * (message row and outbox row in one transaction), control items, contacts
+ * and message requests. Incoming items are stored by incoming_store.ts; the
+ * views are in chat_views.ts.
  * @module
  */
 import type { Kysely } from "kysely";
-import { fromHex } from "../../shared/crypto/bytes.ts";
 import { HearthError } from "../../shared/errors.ts";
 import type { ClientDb, ContactState, MessageStatus } from "../db/schema.ts";
 import { type MessageView, messageView } from "./chat_views.ts";
@@ -28,20 +27,6 @@ export interface QueuedMessage {
   sentAt: number;
   /** The sealed envelope, or undefined for Note to Self. */
   envelope?: Uint8Array;
-}
-
-/** An incoming text, after the envelope opened. */
-export interface IncomingText {
-  /** The content id. */
-  id: string;
-  /** The sender's Account ID. */
-  sender: string;
-  /** The text. */
-  text: string;
-  /** The signed sent-at time. */
-  sentAt: number;
-  /** The display name from the sender's profile, if any. */
-  displayName?: string;
 }
 
 /**
@@ -100,6 +85,10 @@ export async function queueOutgoing(db: Db, m: QueuedMessage, now: number): Prom
     sent_at: m.sentAt,
     received_at: null,
     status,
+    reply_to: null,
+    edited_at: null,
+    deleted: 0,
+    expires_at: null,
   });
 }
 
@@ -120,7 +109,13 @@ export async function queueControl(
   }).execute();
 }
 
-async function touchConversation(db: Db, id: string, at: number, unread: number): Promise<void> {
+/** Create a conversation or bump its last activity and unread count. */
+export async function touchConversation(
+  db: Db,
+  id: string,
+  at: number,
+  unread: number,
+): Promise<void> {
   await db.insertInto("conversations").values({
     id,
     kind: id === "self" ? "self" : "1:1",
@@ -135,86 +130,6 @@ async function touchConversation(db: Db, id: string, at: number, unread: number)
       unread_count: eb("conversations.unread_count", "+", unread),
     }))
   ).execute();
-}
-
-/** Whether an item hash (hex) was already handled. */
-export async function isSeen(db: Db, hash: string): Promise<boolean> {
-  const row = await db.selectFrom("seen_hashes").select("seen_at")
-    // A blob binds as a Uint8Array; the column type reads back as ArrayBuffer.
-    .where("hash", "=", hexBytes(hash) as unknown as ArrayBuffer).executeTakeFirst();
-  return row !== undefined;
-}
-
-/** Remember an item hash as handled (idempotent). */
-export async function markSeen(db: Db, hash: string, now: number): Promise<void> {
-  await db.insertInto("seen_hashes").values({ hash: hexBytes(hash), seen_at: now })
-    .onConflict((oc) => oc.column("hash").doNothing()).execute();
-}
-
-/** A peer's state, or undefined when unknown. */
-export async function contactState(db: Db, accountId: string): Promise<ContactState | undefined> {
-  const row = await db.selectFrom("contacts").select("state")
-    .where("account_id", "=", accountId).executeTakeFirst();
-  return row?.state;
-}
-
-/**
- * Store an incoming text and its item hash in one transaction. An unknown
- * sender becomes a message request; a declined one becomes a request again.
- * @returns false when the message id was already stored (a duplicate)
- */
-export async function storeIncoming(
-  db: Db,
-  m: IncomingText,
-  hash: string,
-  now: number,
-): Promise<boolean> {
-  return await db.transaction().execute(async (tx) => {
-    await markSeen(tx, hash, now);
-    const dup = await tx.selectFrom("messages").select("id").where("id", "=", m.id)
-      .executeTakeFirst();
-    if (dup) return false;
-    await tx.insertInto("contacts").values({
-      account_id: m.sender,
-      display_name: m.displayName ?? null,
-      state: "request",
-      added_at: now,
-    }).onConflict((oc) => oc.column("account_id").doNothing()).execute();
-    await tx.updateTable("contacts").set({ state: "request" })
-      .where("account_id", "=", m.sender).where("state", "=", "declined").execute();
-    if (m.displayName !== undefined) {
-      await tx.updateTable("contacts").set({ display_name: m.displayName })
-        .where("account_id", "=", m.sender).execute();
-    }
-    await tx.insertInto("messages").values({
-      id: m.id,
-      conversation_id: m.sender,
-      direction: "in",
-      sender: m.sender,
-      sent_at: m.sentAt,
-      received_at: now,
-      body_json: JSON.stringify({ text: m.text }),
-      status: "delivered",
-      reply_to: null,
-      edited_at: null,
-      expires_at: null,
-    }).execute();
-    await touchConversation(tx, m.sender, m.sentAt, 1);
-    return true;
-  });
-}
-
-/**
- * Mark outgoing messages to `peer` as delivered (never lowering `read`).
- * @returns the ids that changed
- */
-export async function markDelivered(db: Db, peer: string, ids: string[]): Promise<string[]> {
-  if (ids.length === 0) return [];
-  const rows = await db.updateTable("messages").set({ status: "delivered" })
-    .where("id", "in", ids).where("conversation_id", "=", peer)
-    .where("direction", "=", "out").where("status", "in", ["queued", "sent"])
-    .returning("id").execute();
-  return rows.map((r) => r.id);
 }
 
 /**
@@ -236,13 +151,5 @@ export async function setContactState(
     .where("account_id", "=", accountId).where("state", "in", from).executeTakeFirst();
   if (Number(res.numUpdatedRows) === 0) {
     throw new HearthError("not_found", "No such message request");
-  }
-}
-
-function hexBytes(hex: string): Uint8Array {
-  try {
-    return fromHex(hex, 32);
-  } catch {
-    throw new HearthError("bad_request", "Bad item hash");
   }
 }

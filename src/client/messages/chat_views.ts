@@ -5,7 +5,25 @@
  */
 import type { Kysely } from "kysely";
 import { HearthError } from "../../shared/errors.ts";
-import type { ClientDb, ContactState, MessageStatus } from "../db/schema.ts";
+import type { ClientDb, ContactState, DisappearingMode, MessageStatus } from "../db/schema.ts";
+
+/** The message a reply quotes, as the reply shows it. */
+export interface QuoteView {
+  /** The quoted message's id. */
+  id: string;
+  /** Its sender, or null when this node does not have it (or it was deleted or disappeared). */
+  sender: string | null;
+  /** Its text, or null likewise. */
+  text: string | null;
+}
+
+/** One sender's reaction to a message. */
+export interface ReactionView {
+  /** The reacting Account ID (the owner's own included). */
+  sender: string;
+  /** The emoji. */
+  emoji: string;
+}
 
 /** A message as the owner API shows it. */
 export interface MessageView {
@@ -25,6 +43,16 @@ export interface MessageView {
   receivedAt: number | null;
   /** queued, sent, delivered, read or failed. */
   status: MessageStatus;
+  /** The message this one replies to, or null. */
+  replyTo: QuoteView | null;
+  /** Reactions, oldest first. */
+  reactions: ReactionView[];
+  /** When the sender last edited it, or null. */
+  editedAt: number | null;
+  /** Deleted for everyone: the text is gone (""), the tombstone stays. */
+  deleted: boolean;
+  /** When it disappears, ms, or null (no timer, or one that starts when read). */
+  expiresAt: number | null;
 }
 
 /** A conversation as the owner API lists it. */
@@ -39,6 +67,18 @@ export interface ConversationView {
   lastMessage: MessageView | null;
   /** Incoming messages not yet read. */
   unreadCount: number;
+  /** The disappearing timer: `off`, or its mode and seconds. */
+  disappearing: DisappearingView;
+  /** Whether notifications are muted. */
+  muted: boolean;
+}
+
+/** A conversation's disappearing timer. */
+export interface DisappearingView {
+  /** `off`, `after_send` or `after_read`. */
+  mode: DisappearingMode;
+  /** The timer, seconds (0 when off). */
+  seconds: number;
 }
 
 /** A known peer as the owner API lists it. */
@@ -51,6 +91,8 @@ export interface ContactView {
   state: ContactState;
   /** When it first appeared, ms. */
   addedAt: number;
+  /** Whether it sent an avatar (served at `GET /api/contacts/{id}/avatar`). */
+  hasAvatar: boolean;
 }
 
 type Db = Kysely<ClientDb>;
@@ -64,6 +106,10 @@ export type MessageRow = {
   sent_at: number;
   received_at: number | null;
   status: MessageStatus;
+  reply_to: string | null;
+  edited_at: number | null;
+  deleted: number;
+  expires_at: number | null;
 };
 
 /** The columns {@link messageView} needs. */
@@ -76,84 +122,196 @@ export const MESSAGE_COLUMNS = [
   "sent_at",
   "received_at",
   "status",
+  "reply_to",
+  "edited_at",
+  "deleted",
+  "expires_at",
 ] as const;
 
 /** The largest page of {@link listMessages}. */
 export const MAX_PAGE = 200;
 
-/** A message row as the owner API shows it. */
-export function messageView(r: MessageRow): MessageView {
-  let text = "";
+/** The text a message row holds ("" for a tombstone or a body without one). */
+export function bodyText(bodyJson: string): string {
   try {
-    const body = JSON.parse(r.body_json);
-    if (typeof body?.text === "string") text = body.text;
+    const body = JSON.parse(bodyJson);
+    if (typeof body?.text === "string") return body.text;
   } catch { /* a tombstone or a later kind: no text */ }
+  return "";
+}
+
+/**
+ * A message row as the owner API shows it. Reactions and the quoted
+ * message come from other rows: pass them, or use {@link loadMessageViews}.
+ */
+export function messageView(
+  r: MessageRow,
+  more: { reactions?: ReactionView[]; quote?: QuoteView | null } = {},
+): MessageView {
   return {
     id: r.id,
     conversationId: r.conversation_id,
     direction: r.direction,
     sender: r.sender,
-    text,
+    text: r.deleted ? "" : bodyText(r.body_json),
     sentAt: r.sent_at,
     receivedAt: r.received_at,
     status: r.status,
+    replyTo: r.reply_to === null
+      ? null
+      : more.quote ?? { id: r.reply_to, sender: null, text: null },
+    reactions: more.reactions ?? [],
+    editedAt: r.edited_at,
+    deleted: r.deleted === 1,
+    expiresAt: r.expires_at,
   };
+}
+
+/** Message rows as the owner API shows them, with their reactions and quotes (two queries). */
+export async function loadMessageViews(
+  db: Db,
+  rows: readonly MessageRow[],
+): Promise<MessageView[]> {
+  if (rows.length === 0) return [];
+  const ids = rows.map((r) => r.id);
+  const reactions = await db.selectFrom("reactions").select(["message_id", "sender", "emoji"])
+    .where("message_id", "in", ids).orderBy("reacted_at").orderBy("sender").execute();
+  const byMessage = new Map<string, ReactionView[]>();
+  for (const r of reactions) {
+    const list = byMessage.get(r.message_id) ?? [];
+    list.push({ sender: r.sender, emoji: r.emoji });
+    byMessage.set(r.message_id, list);
+  }
+  const quotedIds = [...new Set(rows.flatMap((r) => r.reply_to === null ? [] : [r.reply_to]))];
+  const quoted = quotedIds.length === 0 ? [] : await db.selectFrom("messages")
+    .select(["id", "conversation_id", "sender", "body_json"])
+    .where("id", "in", quotedIds).where("deleted", "=", 0).execute();
+  return rows.map((r) => {
+    const q = r.reply_to === null
+      ? undefined
+      : quoted.find((m) => m.id === r.reply_to && m.conversation_id === r.conversation_id);
+    return messageView(r, {
+      reactions: byMessage.get(r.id) ?? [],
+      ...(q ? { quote: { id: q.id, sender: q.sender, text: bodyText(q.body_json) } } : {}),
+    });
+  });
+}
+
+/** One message as the owner API shows it, or undefined when there is no such message. */
+export async function messageById(db: Db, id: string): Promise<MessageView | undefined> {
+  const row = await db.selectFrom("messages").select(MESSAGE_COLUMNS).where("id", "=", id)
+    .executeTakeFirst();
+  return row ? (await loadMessageViews(db, [row]))[0] : undefined;
 }
 
 /** Peers in the given states, newest first. */
 export async function listContacts(db: Db, states: ContactState[]): Promise<ContactView[]> {
   const rows = await db.selectFrom("contacts")
     .select(["account_id", "display_name", "state", "added_at"])
+    .select((eb) => eb("avatar", "is not", null).as("has_avatar"))
     .where("state", "in", states).orderBy("added_at", "desc").orderBy("account_id").execute();
-  return rows.map((r) => ({
+  return rows.map(contactView);
+}
+
+/** One peer as the owner API shows it, or undefined when unknown. */
+export async function contactById(db: Db, accountId: string): Promise<ContactView | undefined> {
+  const row = await db.selectFrom("contacts")
+    .select(["account_id", "display_name", "state", "added_at"])
+    .select((eb) => eb("avatar", "is not", null).as("has_avatar"))
+    .where("account_id", "=", accountId).executeTakeFirst();
+  return row ? contactView(row) : undefined;
+}
+
+function contactView(r: {
+  account_id: string;
+  display_name: string | null;
+  state: ContactState;
+  added_at: number;
+  has_avatar: unknown;
+}): ContactView {
+  return {
     accountId: r.account_id,
     displayName: r.display_name,
     state: r.state,
     addedAt: r.added_at,
-  }));
+    hasAvatar: Boolean(r.has_avatar),
+  };
 }
 
 /** Incoming message ids of a conversation, oldest first (for receipts on accept). */
 export async function incomingIds(db: Db, peer: string): Promise<string[]> {
   const rows = await db.selectFrom("messages").select("id").where("conversation_id", "=", peer)
-    .where("direction", "=", "in").orderBy("sent_at").orderBy("id").execute();
+    .where("direction", "=", "in").where("deleted", "=", 0).orderBy("sent_at").orderBy("id")
+    .execute();
   return rows.map((r) => r.id);
+}
+
+const CONVERSATION_COLUMNS = [
+  "conversations.id as id",
+  "conversations.kind as kind",
+  "conversations.unread_count as unread",
+  "conversations.disappearing_mode as mode",
+  "conversations.disappearing_seconds as seconds",
+  "conversations.muted as muted",
+  "contacts.display_name as name",
+] as const;
+
+type ConversationRow = {
+  id: string;
+  kind: "1:1" | "self";
+  unread: number;
+  mode: DisappearingMode;
+  seconds: number;
+  muted: number;
+  name: string | null;
+};
+
+async function conversationView(db: Db, r: ConversationRow): Promise<ConversationView> {
+  const last = await db.selectFrom("messages").select(MESSAGE_COLUMNS)
+    .where("conversation_id", "=", r.id).orderBy("sent_at", "desc").orderBy("id", "desc")
+    .limit(1).executeTakeFirst();
+  return {
+    id: r.id,
+    kind: r.kind,
+    displayName: r.name ?? null,
+    lastMessage: last ? (await loadMessageViews(db, [last]))[0]! : null,
+    unreadCount: r.unread,
+    disappearing: { mode: r.mode, seconds: r.mode === "off" ? 0 : r.seconds },
+    muted: r.muted === 1,
+  };
 }
 
 /** Conversations with contacts and Note to Self (not requests, declined or blocked), newest first. */
 export async function listConversations(db: Db): Promise<ConversationView[]> {
   const rows = await db.selectFrom("conversations")
     .leftJoin("contacts", "contacts.account_id", "conversations.id")
-    .select([
-      "conversations.id as id",
-      "conversations.kind as kind",
-      "conversations.unread_count as unread",
-      "contacts.display_name as name",
-    ])
+    .select(CONVERSATION_COLUMNS)
     .where((eb) =>
       eb.or([eb("conversations.kind", "=", "self"), eb("contacts.state", "=", "contact")])
     )
     .orderBy("conversations.last_message_at", "desc").execute();
   const out: ConversationView[] = [];
-  for (const r of rows) {
-    const last = await db.selectFrom("messages").select(MESSAGE_COLUMNS)
-      .where("conversation_id", "=", r.id).orderBy("sent_at", "desc").orderBy("id", "desc")
-      .limit(1).executeTakeFirst();
-    out.push({
-      id: r.id,
-      kind: r.kind,
-      displayName: r.name ?? null,
-      lastMessage: last ? messageView(last) : null,
-      unreadCount: r.unread,
-    });
-  }
+  for (const r of rows) out.push(await conversationView(db, r));
   return out;
+}
+
+/**
+ * One conversation (with a contact, a pending request, or Note to Self),
+ * or undefined when there is none or its peer is declined or blocked.
+ */
+export async function conversationById(db: Db, id: string): Promise<ConversationView | undefined> {
+  const r = await db.selectFrom("conversations")
+    .leftJoin("contacts", "contacts.account_id", "conversations.id")
+    .select([...CONVERSATION_COLUMNS, "contacts.state as state"])
+    .where("conversations.id", "=", id).executeTakeFirst();
+  if (!r || (r.kind !== "self" && r.state !== "contact" && r.state !== "request")) return undefined;
+  return await conversationView(db, r);
 }
 
 /**
  * A conversation's messages, oldest first: the newest `limit` before
  * `before` (a sent-at time), when given. Declined and blocked peers'
- * conversations are hidden.
+ * conversations are hidden. Reading does not mark anything read.
  * @throws {HearthError} `not_found` when there is no such conversation
  */
 export async function listMessages(
@@ -175,7 +333,5 @@ export async function listMessages(
   if (options.before !== undefined) q = q.where("sent_at", "<", options.before);
   const rows = await q.orderBy("sent_at", "desc").orderBy("id", "desc")
     .limit(Math.min(options.limit ?? 50, MAX_PAGE)).execute();
-  await db.updateTable("conversations").set({ unread_count: 0 })
-    .where("id", "=", conversationId).execute();
-  return rows.reverse().map(messageView);
+  return await loadMessageViews(db, rows.reverse());
 }

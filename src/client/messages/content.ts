@@ -28,7 +28,11 @@ export const MAX_EXPIRES_IN_S: number = 365 * 24 * 3600;
 export interface ContentProfile {
   /** 1 … {@link MAX_DISPLAY_NAME_CHARS} characters, NFC. */
   displayName: string;
-  /** A small image (at most {@link MAX_AVATAR_BYTES}), format sniffed by the UI. */
+  /**
+   * A small image (at most {@link MAX_AVATAR_BYTES}; PNG, JPEG or WebP, told
+   * apart by its magic bytes). Absent: unchanged since the last one sent.
+   * Empty (zero bytes): the sender removed its avatar.
+   */
   avatar?: Uint8Array;
 }
 
@@ -53,7 +57,9 @@ export type ContentBody =
   | { type: "receipt"; kind: "delivered" | "read"; ids: string[] }
   | { type: "typing"; active: boolean }
   | { type: "request-accept" }
-  | { type: "profile"; profile: ContentProfile };
+  | { type: "profile"; profile: ContentProfile }
+  /** The conversation's disappearing timer changed: `expiresIn`/`mode` give it; absent means off. */
+  | { type: "disappearing" };
 
 /** A message's content: the common fields and one kind of body. */
 export type MessageContent = CommonContent & ContentBody;
@@ -68,6 +74,7 @@ export const CONTENT_TYPES = [
   "typing",
   "request-accept",
   "profile",
+  "disappearing",
 ] as const;
 
 type Obj = Record<string, unknown>;
@@ -162,6 +169,8 @@ function body(o: Obj): ContentBody {
       return { type };
     case "profile":
       return { type, profile: profile(o.profile) };
+    case "disappearing":
+      return { type };
     default:
       throw bad("Unknown content type");
   }

@@ -47,6 +47,9 @@ const samples: MessageContent[] = [
   { type: "typing", id: id(), active: false, expiresIn: 30, mode: "after_send" },
   { type: "request-accept", id: id(), profile: { displayName: "Bob" } },
   { type: "profile", id: id(), profile: { displayName: "Alice", avatar: randomBytes(10) } },
+  { type: "profile", id: id(), profile: { displayName: "Alice", avatar: new Uint8Array(0) } },
+  { type: "disappearing", id: id(), expiresIn: 300, mode: "after_read" },
+  { type: "disappearing", id: id() },
 ];
 
 Deno.test("every content type round-trips through a sealed envelope", async () => {

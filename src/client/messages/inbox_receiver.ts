@@ -17,10 +17,10 @@ import type { RetrievedItem, SwarmClient } from "../network/swarm_client.ts";
 import { cryptoRandom } from "../network/path_select.ts";
 import { parseContent } from "./content.ts";
 import { openEnvelope } from "./envelope.ts";
-import { contactState, isSeen, markDelivered, markSeen, storeIncoming } from "./chat_store.ts";
+import { contactState, isSeen, markDelivered, markSeen, storeIncoming } from "./incoming_store.ts";
 import { INBOX_NS } from "./outbox_worker.ts";
 import type { StatusChange } from "./chat_events.ts";
-import type { MessageView } from "./chat_views.ts";
+import { messageById, type MessageView } from "./chat_views.ts";
 
 /** How long one retrieve waits for something new, ms (the relay allows 25,000). */
 export const LONG_POLL_MS = 20_000;
@@ -128,16 +128,8 @@ export class InboxReceiver {
         now,
       );
       if (stored) {
-        this.#options.onMessage?.({
-          id: content.id,
-          conversationId: sender,
-          direction: "in",
-          sender,
-          text: content.text,
-          sentAt,
-          receivedAt: now,
-          status: "delivered",
-        }, state === undefined || state === "declined");
+        const view = await messageById(db, content.id);
+        if (view) this.#options.onMessage?.(view, state === undefined || state === "declined");
       }
       if (stored && state === "contact") {
         const list = receipts.get(sender) ?? [];
