@@ -1,10 +1,15 @@
 /**
  * The owner API on a real node process: the token file, account creation
- * over HTTP, and the separation of the web port from the relay port.
+ * over HTTP, the owner's avatar as raw bytes, the separation of the web
+ * port from the relay port, and the messaging routes under fuzzed input.
  */
 import { assert, assertEquals } from "./assert.ts";
+import { ownerRoutes } from "./fuzz_routes.ts";
 import { freePort, spawnNode } from "../tools/devnet_lib.ts";
 import { parseAccountId } from "../src/client/account/mod.ts";
+import { toBase64 } from "../src/shared/crypto/bytes.ts";
+
+const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]);
 
 Deno.test({
   name: "a node serves the owner API on its web port only, behind the owner token",
@@ -49,6 +54,20 @@ Deno.test({
       assertEquals(recoveryPhrase.split(" ").length, 24);
       const account = await (await fetch(`${web}/api/account`, { headers: auth })).json();
       assertEquals([account.accountId, account.displayName], [accountId, "Node owner"]);
+      assertEquals(account.hasAvatar, false);
+
+      const patched = await fetch(`${web}/api/account`, {
+        method: "PATCH",
+        headers: { ...auth, "content-type": "application/json" },
+        body: JSON.stringify({ avatar: toBase64(PNG) }),
+      });
+      assertEquals([patched.status, (await patched.json()).hasAvatar], [200, true]);
+      const avatar = await fetch(`${web}/api/account/avatar`, { headers: auth });
+      assertEquals(avatar.status, 200);
+      assertEquals(avatar.headers.get("content-type"), "image/png");
+      assertEquals(avatar.headers.get("cache-control"), "no-store");
+      assertEquals(avatar.headers.get("x-content-type-options"), "nosniff");
+      assertEquals(new Uint8Array(await avatar.arrayBuffer()), PNG);
       const after = await (await fetch(`${web}/api/status`, { headers: auth })).json();
       assertEquals(after.account, "unlocked");
       assert((await Deno.stat(`${dir}/client/client_key.json`)).isFile);
@@ -64,6 +83,23 @@ Deno.test({
 
       const status = await node.stop();
       assertEquals(status.code, 0);
+    } finally {
+      await node.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "the owner API's messaging routes refuse fuzzed input with a stable code, and keep data",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "hearth-owner-fuzz-" });
+    const node = await spawnNode({ dataDir: dir, port: freePort(), powBits: 8 });
+    try {
+      await ownerRoutes(node);
+      assertEquals((await node.stop()).code, 0);
     } finally {
       await node.stop();
       await Deno.remove(dir, { recursive: true });

@@ -14,11 +14,14 @@ import {
   parseDisplayName,
   phraseToSeed,
   seedToPhrase,
+  sniffAvatarType,
 } from "./account/mod.ts";
 import { ClientVault, type ClientVaultOptions, type VaultState } from "./db/vault.ts";
 import { HearthError } from "../shared/errors.ts";
+import { bytesEqual } from "../shared/crypto/mod.ts";
 import type { NodeRecord } from "../shared/node_record.ts";
 import { ChatService } from "./messages/chat_service.ts";
+import { MAX_AVATAR_BYTES } from "./messages/content.ts";
 import { SwarmClient } from "./network/swarm_client.ts";
 import { markRestorePending } from "./sync/config_rows.ts";
 import { ConfigSync } from "./sync/config_sync.ts";
@@ -28,6 +31,10 @@ export type { VaultState } from "./db/vault.ts";
 
 /** The folder of the client's files inside a node's data directory. */
 export const CLIENT_DIR = "client";
+
+/** What a restore from the recovery phrase tells the owner about message history. */
+export const HISTORY_NOTICE =
+  "Message history is not restored from the recovery phrase: it lives on the node where it was received. Messages still waiting in your inbox will arrive.";
 
 /** Options of {@link Messenger.open}. */
 export interface MessengerOptions {
@@ -62,6 +69,16 @@ export interface CreatedAccount {
   accountId: string;
   /** The 24-word recovery phrase: only when newly created (never on restore). */
   recoveryPhrase?: string;
+  /** Only on restore: that message history does not come back ({@link HISTORY_NOTICE}). */
+  historyNotice?: string;
+}
+
+/** What {@link Messenger.updateProfile} takes; absent fields stay. */
+export interface ProfileUpdate {
+  /** The new display name, 1 to 64 characters (see parseDisplayName). */
+  displayName?: string;
+  /** A PNG, JPEG or WebP image of at most 8 KiB (its type is told by its bytes), or null. */
+  avatar?: Avatar | null;
 }
 
 /** The owner's account as the owner API shows it. */
@@ -82,6 +99,7 @@ export class Messenger {
   readonly #clock: () => number;
   #keys: AccountKeys | null = null;
   #displayName = "";
+  #hasAvatar = false;
   #queue: Promise<unknown> = Promise.resolve();
   #chat: ChatService | null = null;
   readonly #nodes: (() => NodeRecord[]) | undefined;
@@ -129,7 +147,8 @@ export class Messenger {
    * @param input.passphrase 1 to 1024 characters
    * @param input.displayName optional, 1 to 64 characters (see parseDisplayName)
    * @param input.recoveryPhrase optional: restore this account instead
-   * @returns the Account ID, and the recovery phrase when newly created
+   * @returns the Account ID, and the recovery phrase when newly created or the history
+   *   notice when restored
    * @throws {HearthError} `conflict` when an account exists; `bad_request` for an empty
    *   passphrase, a bad display name or a bad phrase; `too_large` for an overlong passphrase
    */
@@ -159,15 +178,17 @@ export class Messenger {
       }).execute();
       this.#keys = keys;
       this.#displayName = displayName;
+      this.#hasAvatar = false;
       if (restoring) {
         await markRestorePending(this.#vault.db, input.displayName !== undefined);
         await this.#startSync(true);
-        this.#displayName = await this.#storedDisplayName();
+        await this.#loadProfile();
       }
       await this.#startChat();
       if (!restoring) await this.#startSync(false);
       const created: CreatedAccount = { accountId: keys.accountId };
-      if (!restoring) created.recoveryPhrase = seedToPhrase(seed);
+      if (restoring) created.historyNotice = HISTORY_NOTICE;
+      else created.recoveryPhrase = seedToPhrase(seed);
       seed.fill(0);
       return created;
     });
@@ -185,12 +206,12 @@ export class Messenger {
       await this.#vault.unlock(passphrase);
       if (this.#keys) return;
       const row = await this.#vault.db.selectFrom("account")
-        .select(["seed", "display_name"]).where("id", "=", 1).executeTakeFirst();
+        .select("seed").where("id", "=", 1).executeTakeFirst();
       if (!row) return;
       const seed = new Uint8Array(row.seed);
       this.#keys = await accountKeysFromSeed(seed);
       seed.fill(0);
-      this.#displayName = row.display_name;
+      await this.#loadProfile();
       await this.#startChat();
       await this.#startSync(false);
     });
@@ -225,29 +246,62 @@ export class Messenger {
       accountId,
       displayName: this.#displayName,
       qrSvg: accountIdQrSvg(accountId),
-      hasAvatar: false,
+      hasAvatar: this.#hasAvatar,
     };
   }
 
   /**
    * Change the owner's profile. The new name rides along with the next
    * messages; the avatar (or its removal) goes once to each peer, with the
-   * next message to it. The account config carries both.
+   * next message to it (a change counts the profile version up). The
+   * account config carries both. Everything is checked before anything is written.
    * @param input.displayName 1 to 64 characters (see parseDisplayName)
    * @param input.avatar a PNG, JPEG or WebP image of at most 8 KiB, or null to remove it
+   * @returns the account as it is now
    * @throws {HearthError} `locked`; `not_found` without an account; `bad_request` for a bad
-   *   name or image; `too_large` for an image over 8 KiB
+   *   name or an avatar that is not a PNG, JPEG or WebP image; `too_large` for an image
+   *   over 8 KiB
    */
-  updateProfile(input: { displayName?: string; avatar?: Avatar | null }): Promise<AccountView> {
-    return notBuilt(input);
+  updateProfile(input: ProfileUpdate): Promise<AccountView> {
+    return this.#serial(async () => {
+      this.account();
+      const name = input.displayName === undefined
+        ? undefined
+        : parseDisplayName(input.displayName);
+      const avatar = input.avatar === undefined ? undefined : checkAvatar(input.avatar);
+      const db = this.#vault.db;
+      const row = await db.selectFrom("account").select(["display_name", "avatar"])
+        .where("id", "=", 1).executeTakeFirstOrThrow();
+      const old = row.avatar ? new Uint8Array(row.avatar) : null;
+      const nameChanged = name !== undefined && name !== row.display_name;
+      const avatarChanged = avatar !== undefined &&
+        (avatar === null ? old !== null : old === null || !bytesEqual(old, avatar.bytes));
+      if (nameChanged || avatarChanged) {
+        await db.updateTable("account").set((eb) => ({
+          ...(nameChanged ? { display_name: name } : {}),
+          ...(avatarChanged
+            ? { avatar: avatar?.bytes ?? null, avatar_type: avatar?.type ?? null }
+            : {}),
+          profile_version: eb("profile_version", "+", 1),
+        })).where("id", "=", 1).execute();
+      }
+      await this.#loadProfile();
+      return this.account();
+    });
   }
 
   /**
    * The owner's avatar, or null.
    * @throws {HearthError} `locked`; `not_found` without an account
    */
-  avatar(): Promise<Avatar | null> {
-    return notBuilt();
+  async avatar(): Promise<Avatar | null> {
+    this.account();
+    const row = await this.#vault.db.selectFrom("account").select("avatar")
+      .where("id", "=", 1).executeTakeFirst();
+    if (!row?.avatar) return null;
+    const bytes = new Uint8Array(row.avatar);
+    const type = sniffAvatarType(bytes);
+    return type ? { type, bytes } : null;
   }
 
   /** Lock and close for good. Idempotent. */
@@ -274,7 +328,6 @@ export class Messenger {
     this.#chat = await ChatService.start({
       db: this.#vault.db,
       keys: this.#keys,
-      displayName: this.#displayName,
       clock: this.#clock,
       ...(this.#nodes ? { nodes: this.#nodes, guardFile: `${this.#dir}/guard.json` } : {}),
     });
@@ -305,21 +358,19 @@ export class Messenger {
     clearTimeout(timer);
   }
 
-  /** A config restored in the background: pick up its display name. */
+  /** A config restored in the background: pick up its display name and avatar. */
   async #afterRestore(sync: ConfigSync): Promise<void> {
     if (this.#sync !== sync || !this.#keys) return;
-    const name = await this.#storedDisplayName();
-    if (name === this.#displayName) return;
-    this.#displayName = name;
-    if (!this.#chat) return;
-    await this.#stopChat();
-    await this.#startChat();
+    await this.#loadProfile();
   }
 
-  async #storedDisplayName(): Promise<string> {
-    const row = await this.#vault.db.selectFrom("account").select("display_name")
+  /** Keep the display name and whether there is an avatar in step with the account row. */
+  async #loadProfile(): Promise<void> {
+    const row = await this.#vault.db.selectFrom("account").select(["display_name", "avatar"])
       .where("id", "=", 1).executeTakeFirst();
-    return row?.display_name ?? "";
+    this.#displayName = row?.display_name ?? "";
+    this.#hasAvatar = row?.avatar != null &&
+      sniffAvatarType(new Uint8Array(row.avatar)) !== undefined;
   }
 
   async #stopSync(flushMs: number): Promise<void> {
@@ -338,6 +389,7 @@ export class Messenger {
     this.#keys?.seed.fill(0);
     this.#keys = null;
     this.#displayName = "";
+    this.#hasAvatar = false;
   }
 
   /** Run state changes one at a time, in call order; a failure does not block the next. */
@@ -352,6 +404,19 @@ function noAccount(): HearthError {
   return new HearthError("not_found", "No account yet");
 }
 
-function notBuilt(..._args: unknown[]): never {
-  throw new HearthError("internal", "Not built yet");
+/**
+ * An avatar the owner may set: its type told by its bytes, small enough to ride along.
+ * @throws {HearthError} `bad_request` when not a PNG, JPEG or WebP image; `too_large` over 8 KiB
+ */
+function checkAvatar(avatar: Avatar | null): Avatar | null {
+  if (avatar === null) return null;
+  if (typeof avatar !== "object" || !(avatar.bytes instanceof Uint8Array)) {
+    throw new HearthError("bad_request", "Avatar must be image bytes");
+  }
+  const type = sniffAvatarType(avatar.bytes);
+  if (!type) throw new HearthError("bad_request", "Avatar must be a PNG, JPEG or WebP image");
+  if (avatar.bytes.length > MAX_AVATAR_BYTES) {
+    throw new HearthError("too_large", "Avatar is larger than 8 KiB");
+  }
+  return { type, bytes: avatar.bytes.slice() };
 }

@@ -1,25 +1,44 @@
 /**
  * The owner API's account routes: create or restore the account, unlock
- * and lock the client database, and show the account.
+ * and lock the client database, show the account, and change and serve
+ * the owner's profile (display name and avatar).
  * @module
  */
 import { Hono } from "hono";
+import { type Avatar, sniffAvatarType } from "../client/account/mod.ts";
 import type { Messenger } from "../client/messenger.ts";
+import { MAX_AVATAR_BYTES } from "../client/messages/content.ts";
+import { base64Field } from "../shared/codec/fields.ts";
 import { HearthError } from "../shared/errors.ts";
 import type { Logger } from "../shared/log.ts";
+import { avatarResponse } from "./contact_routes.ts";
 import { optionalText, readJsonObject, requiredText } from "./json_body.ts";
 import type { UnlockLimiter } from "./unlock_limiter.ts";
 
+/**
+ * The largest body of `PATCH /api/account`, bytes: an avatar of
+ * {@link MAX_AVATAR_BYTES} as base64 (10,924 characters) and the longest
+ * display name the profile check reads, JSON-escaped.
+ */
+export const MAX_PROFILE_BODY_BYTES = 24_576;
+
+/** What a restore answers besides the Account ID: message history does not come back. */
+export const HISTORY_NOTICE: string = "Message history is not restored from the recovery phrase " +
+  "(it is kept on the home node): only messages still waiting in the inbox arrive";
+
 /** What {@link accountRoutes} needs. */
 export interface AccountRoutesDeps {
+  /** The owner's messenger. */
   messenger: Messenger;
+  /** The backoff of wrong passphrases. */
   limiter: UnlockLimiter;
+  /** Where events go (names and numbers only). */
   log: Logger;
 }
 
 /**
- * The routes `GET /api/account`, `POST /api/account`, `POST /api/unlock`
- * and `POST /api/lock`. Unlock attempts run one at a time.
+ * The routes `GET|POST|PATCH /api/account`, `GET /api/account/avatar`,
+ * `POST /api/unlock` and `POST /api/lock`. Unlock attempts run one at a time.
  * @param deps the messenger, the unlock limiter and a logger
  * @returns a sub-app to mount at "/"
  */
@@ -40,8 +59,38 @@ export function accountRoutes(deps: AccountRoutesDeps): Hono {
       ...(displayName === undefined ? {} : { displayName }),
       ...(recoveryPhrase === undefined ? {} : { recoveryPhrase }),
     });
-    log.info(recoveryPhrase === undefined ? "account.created" : "account.restored");
-    return c.json(created, 201);
+    if (recoveryPhrase === undefined) {
+      log.info("account.created");
+      return c.json(created, 201);
+    }
+    log.info("account.restored");
+    return c.json({ ...created, historyNotice: HISTORY_NOTICE }, 201);
+  });
+
+  app.patch("/api/account", async (c) => {
+    messenger.account();
+    const body = await readJsonObject(c.req.raw, MAX_PROFILE_BODY_BYTES);
+    const input: { displayName?: string; avatar?: Avatar | null } = {};
+    if (body.displayName !== undefined) {
+      if (typeof body.displayName !== "string") {
+        throw new HearthError("bad_request", "displayName must be text");
+      }
+      input.displayName = body.displayName;
+    }
+    if (body.avatar !== undefined) input.avatar = avatarField(body);
+    const account = input.displayName === undefined && input.avatar === undefined
+      ? messenger.account()
+      : await messenger.updateProfile(input);
+    log.info("account.profile-updated", {
+      name: input.displayName !== undefined,
+      avatar: input.avatar !== undefined,
+    });
+    return c.json(account);
+  });
+
+  app.get("/api/account/avatar", async () => {
+    messenger.account();
+    return avatarResponse(await messenger.avatar());
   });
 
   app.post("/api/unlock", async (c) => {
@@ -71,4 +120,21 @@ export function accountRoutes(deps: AccountRoutesDeps): Hono {
   });
 
   return app;
+}
+
+/**
+ * The `avatar` field of a profile change: null removes it; otherwise
+ * base64 of a PNG, JPEG or WebP image of at most {@link MAX_AVATAR_BYTES}.
+ */
+function avatarField(body: Record<string, unknown>): Avatar | null {
+  if (body.avatar === null) return null;
+  const bytes = base64Field(body, "avatar", MAX_AVATAR_BYTES);
+  if (bytes.length > MAX_AVATAR_BYTES) {
+    throw new HearthError("too_large", "Avatar is larger than 8 KiB");
+  }
+  const type = sniffAvatarType(bytes);
+  if (type === undefined) {
+    throw new HearthError("bad_request", "Avatar must be a PNG, JPEG or WebP image");
+  }
+  return { type, bytes };
 }

@@ -1,7 +1,8 @@
 /**
  * The owner API's event stream: `GET /api/events` as server-sent events
- * (new messages, status changes, message requests, and `locked` before
- * the stream ends). A keep-alive comment goes out when nothing else did
+ * (new and changed messages, removals, status changes, message requests,
+ * peer and conversation changes, typing, and `locked` before the stream
+ * ends). A keep-alive comment goes out when nothing else did
  * for {@link KEEP_ALIVE_MS}. A client that falls more than
  * {@link MAX_EVENT_QUEUE} events behind is disconnected. Answers 423
  * `locked` while the client database is locked.
@@ -20,7 +21,9 @@ export const MAX_EVENT_QUEUE = 256;
 
 /** What {@link eventRoutes} needs. */
 export interface EventRoutesDeps {
+  /** The owner's messenger. */
   messenger: Messenger;
+  /** Where events go (names and numbers only). */
   log: Logger;
   /** The keep-alive interval, ms (default {@link KEEP_ALIVE_MS}; tests pass less). */
   keepAliveMs?: number;
@@ -86,12 +89,28 @@ export function eventRoutes(deps: EventRoutesDeps): Hono {
  * @returns the frame, ending in a blank line
  */
 export function sseFrame(event: ChatEvent): string {
-  const data = event.type === "message"
-    ? event.message
-    : event.type === "status"
-    ? event.status
-    : event.type === "request"
-    ? event.request
-    : { state: "locked" };
-  return `event: ${event.type}\ndata: ${JSON.stringify(data)}\n\n`;
+  return `event: ${event.type}\ndata: ${JSON.stringify(eventData(event))}\n\n`;
+}
+
+/** What an event's `data:` line carries. */
+function eventData(event: ChatEvent): unknown {
+  switch (event.type) {
+    case "message":
+    case "update":
+      return event.message;
+    case "removed":
+      return { conversationId: event.conversationId, ids: event.ids };
+    case "status":
+      return event.status;
+    case "request":
+      return event.request;
+    case "contact":
+      return event.contact;
+    case "conversation":
+      return event.conversation;
+    case "typing":
+      return { conversationId: event.conversationId, active: event.active };
+    case "locked":
+      return { state: "locked" };
+  }
 }

@@ -3,6 +3,7 @@ import { SseReader } from "../../bench/sse_client.ts";
 import { accountKeysFromSeed, createSeed, parseAccountId } from "../client/account/mod.ts";
 import { TEST_KDF } from "../client/db/_test_helpers.ts";
 import { Messenger } from "../client/messenger.ts";
+import type { ChatEvent } from "../client/messages/chat_events.ts";
 import { encodeContent, newMessageId } from "../client/messages/content.ts";
 import { sealEnvelope } from "../client/messages/envelope.ts";
 import { randomBytes, toHex } from "../shared/crypto/mod.ts";
@@ -10,7 +11,7 @@ import { HearthError } from "../shared/errors.ts";
 import { createLogger } from "../shared/log.ts";
 import { Hono } from "hono";
 import { allowedHostsFor } from "./auth.ts";
-import { eventRoutes } from "./event_routes.ts";
+import { eventRoutes, sseFrame } from "./event_routes.ts";
 import { webApp } from "./web_app.ts";
 
 const TOKEN = "t".repeat(43);
@@ -87,7 +88,12 @@ Deno.test("GET /api/events streams received messages, requests and status change
       const listed =
         await (await request(app, "GET", `/api/conversations/${bob.accountId}/messages`))
           .json();
-      assertEquals(listed.messages[0], message.data, "the same shape as the message list");
+      // Listing reads the conversation: the message is now `read`.
+      assertEquals(
+        listed.messages[0],
+        { ...message.data, status: "read" },
+        "the same shape as the message list",
+      );
       const req = await events.until((e) => e.event === "request", WAIT_MS);
       assertEquals([req.data.accountId, req.data.displayName], [bob.accountId, "Bob"]);
 
@@ -150,6 +156,121 @@ Deno.test("the event stream sends keep-alives, and drops a client that falls beh
     } finally {
       await live.cancel();
       await stalled.cancel();
+    }
+  });
+});
+
+Deno.test("sseFrame: each event type carries its data", () => {
+  const message = {
+    id: "a".repeat(32),
+    conversationId: "self",
+    direction: "out" as const,
+    sender: "hearth1x",
+    text: "line one\nline two",
+    sentAt: 1,
+    receivedAt: null,
+    status: "sent" as const,
+    replyTo: null,
+    reactions: [],
+    editedAt: null,
+    deleted: false,
+    expiresAt: null,
+  };
+  const contact = {
+    accountId: "hearth1y",
+    displayName: "Bob",
+    state: "contact" as const,
+    addedAt: 2,
+    hasAvatar: true,
+  };
+  const conversation = {
+    id: "self",
+    kind: "self" as const,
+    displayName: null,
+    lastMessage: null,
+    unreadCount: 0,
+    disappearing: { mode: "after_read" as const, seconds: 60 },
+    muted: true,
+  };
+  const status = { id: "b".repeat(32), conversationId: "hearth1y", status: "read" as const };
+  const cases: [ChatEvent, unknown][] = [
+    [{ type: "message", message }, message],
+    [{ type: "update", message }, message],
+    [{ type: "removed", conversationId: "self", ids: ["c".repeat(32)] }, {
+      conversationId: "self",
+      ids: ["c".repeat(32)],
+    }],
+    [{ type: "status", status }, status],
+    [{ type: "request", request: contact }, contact],
+    [{ type: "contact", contact }, contact],
+    [{ type: "conversation", conversation }, conversation],
+    [{ type: "typing", conversationId: "hearth1y", active: true }, {
+      conversationId: "hearth1y",
+      active: true,
+    }],
+    [{ type: "locked" }, { state: "locked" }],
+  ];
+  for (const [event, data] of cases) {
+    const frame = sseFrame(event);
+    const lines = frame.split("\n");
+    assertEquals(lines.length, 4, event.type);
+    assertEquals([lines[0], lines[2], lines[3]], [`event: ${event.type}`, "", ""]);
+    assert(lines[1]!.startsWith("data: "));
+    assertEquals(JSON.parse(lines[1]!.slice("data: ".length)), data, event.type);
+  }
+});
+
+Deno.test("GET /api/events streams updates, removals, conversation, contact and typing events", async () => {
+  await withMessenger(async (messenger, app) => {
+    const created = await request(app, "POST", "/api/account", { body: { passphrase: PASS } });
+    const ada = (await created.json()).accountId as string;
+    const bob = await accountKeysFromSeed(createSeed());
+    const res = await request(app, "GET", "/api/events");
+    const events = new SseReader(res.body!);
+    const call = async (method: string, path: string, body?: unknown) => {
+      const r = await request(app, method, path, body === undefined ? {} : { body });
+      assert(r.status < 300, `${method} ${path}: ${r.status}`);
+      return await r.json();
+    };
+    try {
+      const note = await call("POST", "/api/messages", { to: "self", text: "note" });
+      await call("PUT", `/api/messages/${note.id}/reaction`, { emoji: "👍" });
+      const update = await events.until((e) => e.event === "update", WAIT_MS);
+      assertEquals([update.data.id, update.data.reactions], [note.id, [{
+        sender: ada,
+        emoji: "👍",
+      }]]);
+
+      await call("DELETE", `/api/messages/${note.id}`);
+      const removed = await events.until((e) => e.event === "removed", WAIT_MS);
+      assertEquals(removed.data, { conversationId: "self", ids: [note.id] });
+
+      await call("PATCH", "/api/conversations/self", {
+        disappearing: { mode: "after_send", seconds: 60 },
+      });
+      const conversation = await events.until((e) => e.event === "conversation", WAIT_MS);
+      assertEquals([conversation.data.id, conversation.data.disappearing], ["self", {
+        mode: "after_send",
+        seconds: 60,
+      }]);
+
+      // Bob becomes a contact when the owner writes to him; then he renames and types.
+      await call("POST", "/api/messages", { to: bob.accountId, text: "hi Bob" });
+      await call("PATCH", "/api/settings", { typingIndicators: true });
+      await messenger.chat().receive([
+        await item(bob, ada, {
+          type: "profile",
+          id: newMessageId(),
+          profile: { displayName: "B" },
+        }),
+        await item(bob, ada, { type: "typing", id: newMessageId(), active: true }),
+      ]);
+      const contact = await events.until((e) => e.event === "contact", WAIT_MS);
+      assertEquals([contact.data.accountId, contact.data.displayName], [bob.accountId, "B"]);
+      const typing = await events.until((e) => e.event === "typing", WAIT_MS);
+      assertEquals(typing.data, { conversationId: bob.accountId, active: true });
+    } finally {
+      await events.cancel();
     }
   });
 });

@@ -12,8 +12,10 @@ import { HearthError } from "../shared/errors.ts";
 import type { Logger } from "../shared/log.ts";
 import { accountRoutes } from "./account_routes.ts";
 import { bearerAuth, hostCheck } from "./auth.ts";
+import { contactRoutes } from "./contact_routes.ts";
 import { eventRoutes } from "./event_routes.ts";
 import { messageRoutes } from "./message_routes.ts";
+import { settingsRoutes } from "./settings_routes.ts";
 import { UnlockLimiter } from "./unlock_limiter.ts";
 
 /** What the web port shows of the relay node (a subset of the node's status). */
@@ -28,6 +30,7 @@ export interface NodeStatusView {
 
 /** Options of {@link webApp}. */
 export interface WebAppOptions {
+  /** The owner's messenger. */
   messenger: Messenger;
   /** The owner token. */
   token: string;
@@ -35,6 +38,7 @@ export interface WebAppOptions {
   nodeStatus: () => NodeStatusView;
   /** The accepted Host header values, lower case (see allowedHostsFor). */
   hosts: () => readonly string[];
+  /** Where events go (names and numbers only). */
   log: Logger;
   /** Current time, ms (default Date.now), for the unlock limiter. */
   clock?: () => number;
@@ -73,6 +77,8 @@ export function webApp(options: WebAppOptions): Hono {
   const limiter = new UnlockLimiter(options.clock ? { clock: options.clock } : {});
   app.route("/", accountRoutes({ messenger, limiter, log: log.child("account") }));
   app.route("/", messageRoutes({ messenger, log: log.child("messages") }));
+  app.route("/", contactRoutes({ messenger, log: log.child("contacts") }));
+  app.route("/", settingsRoutes({ messenger, log: log.child("settings") }));
   app.route("/", eventRoutes({ messenger, log: log.child("events") }));
 
   app.notFound((c) => c.json(new HearthError("not_found", "No such route").toJSON(), 404));

@@ -3,6 +3,7 @@ import { parseAccountId } from "../client/account/mod.ts";
 import { TEST_KDF } from "../client/db/_test_helpers.ts";
 import { Messenger } from "../client/messenger.ts";
 import { createLogger } from "../shared/log.ts";
+import { HISTORY_NOTICE } from "./account_routes.ts";
 import { allowedHostsFor } from "./auth.ts";
 import { BASE_WAIT_MS, FREE_FAILURES } from "./unlock_limiter.ts";
 import { webApp } from "./web_app.ts";
@@ -67,10 +68,20 @@ async function withHarness(fn: (h: Harness, dir: string) => Promise<void>): Prom
 Deno.test("every /api route needs the owner token and a local Host", async () => {
   await withHarness(async (h) => {
     for (
-      const [method, path] of [["GET", "/api/status"], ["GET", "/api/account"], [
-        "POST",
-        "/api/unlock",
-      ], ["POST", "/api/nope"]]
+      const [method, path] of [
+        ["GET", "/api/status"],
+        ["GET", "/api/account"],
+        ["POST", "/api/unlock"],
+        ["POST", "/api/nope"],
+        ["PATCH", "/api/account"],
+        ["GET", "/api/account/avatar"],
+        ["GET", "/api/settings"],
+        ["PATCH", "/api/settings"],
+        ["PUT", `/api/messages/${"a".repeat(32)}/reaction`],
+        ["DELETE", `/api/messages/${"a".repeat(32)}`],
+        ["PATCH", "/api/conversations/self"],
+        ["POST", "/api/contacts/x/block"],
+      ]
     ) {
       const none = await h.call(method!, path!, { headers: { authorization: "" } });
       assertEquals([none.status, none.json.error], [401, "unauthorized"], `${method} ${path}`);
@@ -133,6 +144,7 @@ Deno.test("create, conflict, lock, wrong passphrase, unlock and status", async (
 
     const account = await h.call("GET", "/api/account");
     assertEquals([account.json.accountId, account.json.displayName], [accountId, "Ada"]);
+    assertEquals(account.json.hasAvatar, false);
     assert((account.json.qrSvg as string).startsWith("<svg"));
     assertEquals((await h.call("GET", "/api/status")).json.account, "unlocked");
 
@@ -151,7 +163,7 @@ Deno.test("create, conflict, lock, wrong passphrase, unlock and status", async (
   });
 });
 
-Deno.test("restore from the phrase in a fresh data dir gives the same Account ID", async () => {
+Deno.test("restore from the phrase in a fresh data dir gives the same Account ID and the history notice", async () => {
   let phrase = "";
   let accountId = "";
   await withHarness(async (h) => {
@@ -164,7 +176,8 @@ Deno.test("restore from the phrase in a fresh data dir gives the same Account ID
       body: { passphrase: "other", recoveryPhrase: `  ${phrase.toUpperCase()}\n` },
     });
     assertEquals(restored.status, 201);
-    assertEquals(restored.json, { accountId });
+    assertEquals(restored.json, { accountId, historyNotice: HISTORY_NOTICE });
+    assert(HISTORY_NOTICE.includes("history is not restored"));
     assertEquals((await h.call("GET", "/api/account")).json.displayName, "");
   });
 });

@@ -324,6 +324,7 @@ export const clientMigrations: readonly Migration[] = [
       await sql`ALTER TABLE messages ADD COLUMN expire_after_read INTEGER`.execute(db);
       await sql`ALTER TABLE outbox ADD COLUMN ttl_ms INTEGER`.execute(db);
       await sql`CREATE INDEX reactions_message ON reactions (message_id)`.execute(db);
+      await sql`CREATE INDEX outbox_recipient ON outbox (recipient, created_at, id)`.execute(db);
     },
   },
 ];

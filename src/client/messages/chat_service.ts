@@ -1,21 +1,46 @@
 /**
  * 1:1 messaging while the client is unlocked: sending (sealed at queue
- * time, so retries resend the same bytes), the outbox worker and the inbox
- * receiver (when the messenger has a directory), message requests,
- * delivery receipts, and the views of the owner API.
+ * time, so retries resend the same bytes), the owner's replies, reactions,
+ * edits, deletes, typing indicators, read marking and receipts, timers and
+ * blocks; the outbox worker and the inbox receiver (when the messenger has
+ * a directory), the expiry sweeper (always), message requests, and the
+ * views of the owner API. The owner's display name and avatar are read from
+ * the account row at send time.
  * @module
  */
 import type { Kysely } from "kysely";
 import type { NodeRecord } from "../../shared/node_record.ts";
 import { HearthError } from "../../shared/errors.ts";
-import { type AccountKeys, type Avatar, parseAccountId } from "../account/mod.ts";
-import type { ClientDb, DisappearingMode } from "../db/schema.ts";
+import {
+  type AccountKeys,
+  type Avatar,
+  normalizeAccountId,
+  parseAccountId,
+  sniffAvatarType,
+} from "../account/mod.ts";
+import type { ClientDb } from "../db/schema.ts";
 import { FileGuardStore } from "../network/guard_store.ts";
 import { PathManager, type PathStatus } from "../network/path_manager.ts";
 import { type RetrievedItem, SwarmClient } from "../network/swarm_client.ts";
-import { type ChatEvent, ChatEvents, type ChatSubscription } from "./chat_events.ts";
-import { queueControl, queueOutgoing, setContactState } from "./chat_store.ts";
 import {
+  ChatActions,
+  checkText,
+  type ConversationPatch,
+  type DeleteScope,
+  outgoingTimer,
+} from "./chat_actions.ts";
+import { type ChatEvent, ChatEvents, type ChatSubscription } from "./chat_events.ts";
+import {
+  conversationAccess,
+  conversationTimer,
+  markConversationRead,
+  profileFor,
+  queueOutgoing,
+  setBlockedState,
+  setContactState,
+} from "./chat_store.ts";
+import {
+  contactById,
   type ContactView,
   type ConversationView,
   incomingIds,
@@ -24,26 +49,28 @@ import {
   listMessages,
   type MessageView,
 } from "./chat_views.ts";
-import {
-  encodeContent,
-  MAX_RECEIPT_IDS,
-  MAX_TEXT_CHARS,
-  type MessageContent,
-  newMessageId,
-} from "./content.ts";
+import { encodeContent, type MessageContent, newMessageId } from "./content.ts";
 import { sealEnvelope } from "./envelope.ts";
+import { ExpirySweeper } from "./expiry_sweeper.ts";
 import { InboxReceiver } from "./inbox_receiver.ts";
 import { type ChatSettings, readSettings, writeSettings } from "./settings.ts";
 import { OutboxWorker } from "./outbox_worker.ts";
 
+export {
+  type ConversationPatch,
+  type DeleteScope,
+  MIN_DISAPPEARING_S,
+  type OutgoingTimer,
+  outgoingTimer,
+  TYPING_TTL_MS,
+} from "./chat_actions.ts";
+
 /** Options of {@link ChatService.start}. */
 export interface ChatServiceOptions {
-  /** The unlocked client database. */
+  /** The unlocked client database (its account row gives the profile sent along). */
   db: Kysely<ClientDb>;
   /** The account's keys. */
   keys: AccountKeys;
-  /** The display name sent with messages ("" sends none). */
-  displayName: string;
   /** The live directory; without it nothing is sent or received (local only). */
   nodes?: () => NodeRecord[];
   /** Where the pinned guard is kept (default: in memory). */
@@ -55,36 +82,21 @@ export interface ChatServiceOptions {
 /** What a request decision does. */
 export type RequestAction = "accept" | "decline" | "block";
 
-/** The shortest disappearing timer the owner may set, seconds (the swarm's shortest TTL). */
-export const MIN_DISAPPEARING_S = 10;
-
-/** A change to a conversation's settings; absent fields stay. */
-export interface ConversationPatch {
-  /** The disappearing timer: mode `off` (seconds ignored), or a mode and 10 s … 1 year. */
-  disappearing?: { mode: DisappearingMode; seconds: number };
-  /** Mute notifications. */
-  muted?: boolean;
-}
-
-/** Who a delete is for: the owner only (any message), or everyone (the owner's own messages). */
-export type DeleteScope = "me" | "everyone";
-
 /** The owner's 1:1 messaging, running while unlocked. */
 export class ChatService {
   readonly #db: Kysely<ClientDb>;
   readonly #keys: AccountKeys;
-  readonly #displayName: string;
   readonly #clock: () => number;
   readonly #paths: PathManager | undefined;
   readonly #worker: OutboxWorker;
   readonly #receiver: InboxReceiver;
+  readonly #sweeper: ExpirySweeper;
   readonly #events = new ChatEvents();
-  #lastSentAt = 0;
+  readonly #actions: ChatActions;
 
   private constructor(options: ChatServiceOptions, paths?: PathManager) {
     this.#db = options.db;
     this.#keys = options.keys;
-    this.#displayName = options.displayName;
     this.#clock = options.clock ?? Date.now;
     this.#paths = paths;
     const swarm = new SwarmClient({
@@ -92,7 +104,14 @@ export class ChatService {
       paths,
       clock: this.#clock,
     });
-    const emit = (event: ChatEvent) => this.#events.emit(event);
+    const emit = (event: ChatEvent) => this.#emit(event);
+    this.#actions = new ChatActions({
+      db: this.#db,
+      keys: this.#keys,
+      clock: this.#clock,
+      emit,
+      kick: () => this.#worker.kick(),
+    });
     this.#worker = new OutboxWorker(this.#db, swarm, {
       clock: this.#clock,
       onStatus: (status) => emit({ type: "status", status }),
@@ -101,16 +120,24 @@ export class ChatService {
       keys: this.#keys,
       nodes: options.nodes ?? (() => []),
       clock: this.#clock,
-      onDelivered: (sender, ids) => this.#sendReceipt(sender, ids),
+      onDelivered: (sender, ids) => this.#actions.sendReceipts(sender, ids, "delivered"),
       onStatus: (status) => emit({ type: "status", status }),
       onMessage: (message, request) => {
         emit({ type: "message", message });
         if (request) this.#emitRequest(message.sender);
       },
+      onEvent: (event) => emit(event),
+    });
+    this.#sweeper = new ExpirySweeper(this.#db, {
+      clock: this.#clock,
+      onRemoved: (removed) => emit({ type: "removed", ...removed }),
     });
   }
 
-  /** Start messaging: with a directory, the outbox worker and the inbox receiver run. */
+  /**
+   * Start messaging: the expiry sweeper always runs; with a directory, the
+   * outbox worker and the inbox receiver run too.
+   */
   static async start(options: ChatServiceOptions): Promise<ChatService> {
     const paths = options.nodes
       ? await PathManager.open({
@@ -120,6 +147,7 @@ export class ChatService {
       })
       : undefined;
     const chat = new ChatService(options, paths);
+    chat.#sweeper.start();
     if (paths) {
       chat.#worker.start();
       chat.#receiver.start();
@@ -128,8 +156,9 @@ export class ChatService {
   }
 
   /**
-   * Subscribe to new messages, status changes and message requests. The
-   * subscription ends with a `locked` event when the service stops.
+   * Subscribe to the chat's events (chat_events.ts): new and changed
+   * messages, removals, statuses, requests, contacts, conversation settings
+   * and typing. The subscription ends with a `locked` event when the service stops.
    * @param options.maxQueue how far the subscriber may fall behind before it is dropped
    */
   events(options: { maxQueue?: number } = {}): ChatSubscription {
@@ -139,58 +168,84 @@ export class ChatService {
   /** Stop the loops (aborting the long-poll) and wait for them; ends every event subscription. */
   async stop(): Promise<void> {
     this.#events.close();
-    await Promise.all([this.#worker.stop(), this.#receiver.stop()]);
+    await Promise.all([this.#worker.stop(), this.#receiver.stop(), this.#sweeper.stop()]);
     await this.#paths?.flush().catch(() => {});
   }
 
   /**
    * Send a text: to the owner's own Account ID (or "self") it is Note to
    * Self, kept locally. Otherwise the message and its sealed envelope are
-   * queued in one transaction and the outbox worker stores it.
-   * @throws {HearthError} `bad_account_id`; `bad_request` for an empty text; `too_large`
-   *   over {@link MAX_TEXT_CHARS} characters
+   * queued in one transaction and the outbox worker stores it. The owner's
+   * profile rides along (the avatar once per profile version and peer), and
+   * the conversation's disappearing timer applies.
+   * @param options.replyTo the id of a message of the same conversation
+   * @throws {HearthError} `bad_account_id`; `bad_request` for an empty text or a malformed
+   *   `replyTo`; `too_large` over 10,000 characters; `not_found` for an
+   *   unknown `replyTo`; `conflict` when it was deleted
    */
   async send(to: string, text: string, options: { replyTo?: string } = {}): Promise<MessageView> {
-    void options;
-    const self = to === "self" || to === this.#keys.accountId;
-    const recipient = self ? this.#keys.signing.publicKey : parseAccountId(to);
-    if ([...text.normalize("NFC")].length > MAX_TEXT_CHARS) {
-      throw new HearthError("too_large", "Text is too long");
+    const conversationId = this.#actions.conversationId(to);
+    const self = conversationId === "self";
+    const recipient = self ? this.#keys.signing.publicKey : parseAccountId(conversationId);
+    const checked = checkText(text);
+    if (options.replyTo !== undefined) {
+      await this.#actions.checkReplyTo(conversationId, options.replyTo);
     }
+    const sentAt = this.#actions.nextSentAt();
+    const timer = outgoingTimer(await conversationTimer(this.#db, conversationId), sentAt);
+    const { profile, version } = self ? {} : await profileFor(this.#db, conversationId);
     const id = newMessageId();
-    const content = this.#withProfile({ type: "text", id, text });
+    const content: MessageContent = {
+      type: "text",
+      id,
+      text: checked,
+      ...(options.replyTo !== undefined ? { replyTo: options.replyTo } : {}),
+      ...(timer.expiresIn !== undefined ? { expiresIn: timer.expiresIn, mode: timer.mode } : {}),
+      ...(profile ? { profile } : {}),
+    };
     const bytes = encodeContent(content);
-    const now = this.#clock();
-    const sentAt = Math.max(now, this.#lastSentAt + 1);
-    this.#lastSentAt = sentAt;
-    const envelope = self ? undefined : await sealEnvelope(bytes, this.#keys, recipient, {
-      now: sentAt,
-    });
+    const envelope = self
+      ? undefined
+      : await sealEnvelope(bytes, this.#keys, recipient, { now: sentAt });
     const stored = await queueOutgoing(this.#db, {
       id,
-      conversationId: self ? "self" : to,
+      conversationId,
       sender: this.#keys.accountId,
-      text: content.type === "text" ? content.text : text,
+      text: checked,
       sentAt,
+      replyTo: options.replyTo ?? null,
+      expiresAt: timer.expiresAt,
+      ttlMs: timer.ttlMs,
       ...(envelope ? { envelope } : {}),
-    }, now);
-    this.#events.emit({ type: "message", message: stored });
+      ...(version !== undefined ? { profileSent: version } : {}),
+    }, this.#clock());
+    this.#emit({ type: "message", message: stored });
     this.#worker.kick();
     return stored;
   }
 
   /**
-   * Accept, decline or block a peer. Accepting sends a `request-accept` and
-   * delivery receipts for the request's messages.
+   * Accept, decline or block a peer. Accepting sends a `request-accept`
+   * (with the owner's profile) and delivery receipts for the request's messages.
    * @throws {HearthError} `bad_account_id`; `not_found` when there is no such request
    */
-  async decide(accountId: string, action: RequestAction): Promise<void> {
-    parseAccountId(accountId);
+  async decide(peer: string, action: RequestAction): Promise<void> {
+    const accountId = normalizeAccountId(peer);
     const state = action === "accept" ? "contact" : action === "decline" ? "declined" : "blocked";
     await setContactState(this.#db, accountId, state);
+    await this.#emitContact(accountId);
     if (action !== "accept") return;
-    await this.#queueControl(accountId, { type: "request-accept", id: newMessageId() });
-    await this.#sendReceipt(accountId, await incomingIds(this.#db, accountId));
+    const { profile, version } = await profileFor(this.#db, accountId);
+    await this.#actions.queueControl(accountId, {
+      type: "request-accept",
+      id: newMessageId(),
+      ...(profile ? { profile } : {}),
+    }, version !== undefined ? { profileSent: version } : {});
+    await this.#actions.sendReceipts(
+      accountId,
+      await incomingIds(this.#db, accountId),
+      "delivered",
+    );
   }
 
   /**
@@ -208,7 +263,10 @@ export class ChatService {
   }
 
   /**
-   * A conversation's messages, oldest first; marks it read.
+   * A conversation's messages, oldest first. Reading marks the conversation
+   * read first: incoming messages become `read`, their after-read timers
+   * start (with `update` events), and with read receipts on, a contact gets
+   * a `read` receipt.
    * @param id the peer's Account ID, or "self" (the owner's own ID means "self")
    * @throws {HearthError} `not_found` for an unknown conversation
    */
@@ -216,11 +274,22 @@ export class ChatService {
     id: string,
     options: { before?: number; limit?: number } = {},
   ): Promise<MessageView[]> {
-    const conversationId = id === this.#keys.accountId ? "self" : id;
-    const list = await listMessages(this.#db, conversationId, options);
-    await this.#db.updateTable("conversations").set({ unread_count: 0 })
-      .where("id", "=", conversationId).execute();
-    return list;
+    const conversationId = this.#actions.conversationId(id);
+    const access = await conversationAccess(this.#db, conversationId);
+    if (access?.exists) {
+      const { read, timerStarted } = await markConversationRead(
+        this.#db,
+        conversationId,
+        this.#clock(),
+      );
+      for (const changed of timerStarted) await this.#actions.emitUpdate(changed);
+      if (
+        read.length > 0 && access.state === "contact" && (await readSettings(this.#db)).readReceipts
+      ) {
+        await this.#actions.sendReceipts(conversationId, read, "read");
+      }
+    }
+    return await listMessages(this.#db, conversationId, options);
   }
 
   /** Pending message requests. */
@@ -241,45 +310,49 @@ export class ChatService {
   /**
    * React to a message of a conversation with a contact (or Note to Self);
    * `null` removes the owner's reaction. One reaction per sender: a new
-   * emoji replaces the old. The peer gets a `reaction` item.
+   * emoji replaces the old. The peer gets a `reaction` item (a removal
+   * names the old emoji with `remove: true`); Note to Self stays local.
    * @returns the message with its reactions
    * @throws {HearthError} `bad_request` for a malformed id or emoji; `not_found` for an
-   *   unknown message; `conflict` when it was deleted
+   *   unknown message; `conflict` when it was deleted, or its sender is a pending request
    */
   react(messageId: string, emoji: string | null): Promise<MessageView> {
-    return notBuilt(messageId, emoji);
+    return this.#actions.react(messageId, emoji);
   }
 
   /**
-   * Edit one of the owner's own texts; the peer gets an `edit` item.
+   * Edit one of the owner's own texts (`editedAt` = now); the peer gets an
+   * `edit` item, Note to Self stays local.
    * @returns the edited message
    * @throws {HearthError} `not_found` for an unknown message; `bad_request` when it is
    *   not the owner's own, or for an empty text; `too_large`; `conflict` when deleted
    */
   edit(messageId: string, text: string): Promise<MessageView> {
-    return notBuilt(messageId, text);
+    return this.#actions.edit(messageId, text);
   }
 
   /**
-   * Delete a message for the owner only (any message: the row goes, a
-   * `removed` event follows), or for everyone (the owner's own: the text is
-   * wiped, a tombstone stays, and the peer gets a `delete` item).
+   * Delete a message for the owner only (any message: the row, its
+   * reactions and its outbox row go, a `removed` event follows), or for
+   * everyone (the owner's own: the text is wiped, a tombstone stays, and
+   * the peer gets a `delete` item).
    * @returns the tombstone for `everyone`, null for `me`
-   * @throws {HearthError} `not_found` for an unknown message; `bad_request` for
-   *   `everyone` on a message that is not the owner's own
+   * @throws {HearthError} `not_found` for an unknown message; `bad_request` for an unknown
+   *   scope, or `everyone` on a message that is not the owner's own
    */
   deleteMessage(messageId: string, scope: DeleteScope): Promise<MessageView | null> {
-    return notBuilt(messageId, scope);
+    return this.#actions.deleteMessage(messageId, scope);
   }
 
   /**
    * Tell a contact the owner is typing (or stopped). Sent only when typing
    * indicators are on and the peer is a contact; the item lives 10 s.
    * @returns whether an indicator was sent
-   * @throws {HearthError} `not_found` for an unknown conversation
+   * @throws {HearthError} `not_found` for an unknown conversation; `bad_request` when
+   *   `active` is not a boolean
    */
   typing(conversationId: string, active: boolean): Promise<boolean> {
-    return notBuilt(conversationId, active);
+    return this.#actions.typing(conversationId, active);
   }
 
   /**
@@ -287,17 +360,19 @@ export class ChatService {
    * @throws {HearthError} `not_found`
    */
   conversation(id: string): Promise<ConversationView> {
-    return notBuilt(id);
+    return this.#actions.conversation(id);
   }
 
   /**
-   * Change a conversation's settings. A new disappearing timer applies to
-   * messages sent from now on, and the peer gets a `disappearing` item so
-   * both sides share it.
-   * @throws {HearthError} `not_found`; `bad_request` for a mode or timer out of range
+   * Change a conversation's settings (Note to Self, a contact's or a
+   * request's; its row is made when missing). A new disappearing timer
+   * applies to messages sent from now on, and a contact gets a
+   * `disappearing` item so both sides share it. A `conversation` event follows.
+   * @throws {HearthError} `not_found`; `bad_request` for a mode or timer out of range, or a
+   *   `muted` that is not a boolean
    */
   updateConversation(id: string, patch: ConversationPatch): Promise<ConversationView> {
-    return notBuilt(id, patch);
+    return this.#actions.updateConversation(id, patch);
   }
 
   /** The owner's messaging settings. */
@@ -312,54 +387,50 @@ export class ChatService {
 
   /**
    * Block or unblock a known peer. Blocking drops its messages unseen;
-   * unblocking makes it a contact again.
+   * unblocking makes it a contact again. A `contact` event follows.
    * @throws {HearthError} `bad_account_id`; `not_found` when unknown (or not blocked, to unblock)
    */
-  setBlocked(accountId: string, blocked: boolean): Promise<ContactView> {
-    return notBuilt(accountId, blocked);
+  async setBlocked(peer: string, blocked: boolean): Promise<ContactView> {
+    const accountId = normalizeAccountId(peer);
+    if (accountId === this.#keys.accountId) throw new HearthError("not_found", "No such contact");
+    await setBlockedState(this.#db, accountId, blocked);
+    const view = await this.#emitContact(accountId);
+    return view!;
   }
 
   /**
    * A peer's avatar as it last sent it, or null.
    * @throws {HearthError} `bad_account_id`; `not_found` for an unknown peer
    */
-  avatar(accountId: string): Promise<Avatar | null> {
-    return notBuilt(accountId);
+  async avatar(peer: string): Promise<Avatar | null> {
+    const accountId = normalizeAccountId(peer);
+    const row = await this.#db.selectFrom("contacts").select("avatar")
+      .where("account_id", "=", accountId).executeTakeFirst();
+    if (!row) throw new HearthError("not_found", "No such contact");
+    if (!row.avatar) return null;
+    const bytes = new Uint8Array(row.avatar);
+    const type = sniffAvatarType(bytes);
+    return type ? { type, bytes } : null;
+  }
+
+  /** Emit an event; a message with an expiry wakes the sweeper. */
+  #emit(event: ChatEvent): void {
+    this.#events.emit(event);
+    if ((event.type === "message" || event.type === "update") && event.message.expiresAt !== null) {
+      this.#sweeper.kick();
+    }
+  }
+
+  async #emitContact(accountId: string): Promise<ContactView | undefined> {
+    const contact = await contactById(this.#db, accountId);
+    if (contact) this.#emit({ type: "contact", contact });
+    return contact;
   }
 
   #emitRequest(accountId: string): void {
     this.requests().then((list) => {
       const request = list.find((r) => r.accountId === accountId);
-      if (request) this.#events.emit({ type: "request", request });
+      if (request) this.#emit({ type: "request", request });
     }, () => {});
   }
-
-  #withProfile(content: MessageContent): MessageContent {
-    return this.#displayName === ""
-      ? content
-      : { ...content, profile: { displayName: this.#displayName } };
-  }
-
-  async #sendReceipt(to: string, ids: string[]): Promise<void> {
-    for (let i = 0; i < ids.length; i += MAX_RECEIPT_IDS) {
-      await this.#queueControl(to, {
-        type: "receipt",
-        kind: "delivered",
-        id: newMessageId(),
-        ids: ids.slice(i, i + MAX_RECEIPT_IDS),
-      });
-    }
-  }
-
-  async #queueControl(to: string, content: MessageContent): Promise<void> {
-    const envelope = await sealEnvelope(encodeContent(content), this.#keys, parseAccountId(to), {
-      now: this.#clock(),
-    });
-    await queueControl(this.#db, { id: content.id, recipient: to, envelope }, this.#clock());
-    this.#worker.kick();
-  }
-}
-
-function notBuilt(..._args: unknown[]): never {
-  throw new HearthError("internal", "Not built yet");
 }

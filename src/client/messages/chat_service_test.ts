@@ -1,12 +1,20 @@
 import { assert, assertEquals, assertRejects } from "../../../tests/assert.ts";
 import { randomBytes, toHex } from "../../shared/crypto/mod.ts";
 import { HearthError } from "../../shared/errors.ts";
-import { type AccountKeys, accountKeysFromSeed, createSeed } from "../account/mod.ts";
+import {
+  type AccountKeys,
+  accountKeysFromSeed,
+  createSeed,
+  parseAccountId,
+} from "../account/mod.ts";
 import { TEST_KDF, TEST_PASS } from "../db/_test_helpers.ts";
 import { ClientVault } from "../db/vault.ts";
 import { SwarmClient } from "../network/swarm_client.ts";
-import { ChatService } from "./chat_service.ts";
-import { backoffMs, OUTBOX_GIVE_UP_MS, OutboxWorker } from "./outbox_worker.ts";
+import type { ChatEvent, ChatSubscription } from "./chat_events.ts";
+import { ChatService, MIN_DISAPPEARING_S, outgoingTimer } from "./chat_service.ts";
+import { MAX_EXPIRES_IN_S, type MessageContent, parseContent } from "./content.ts";
+import { openEnvelope } from "./envelope.ts";
+import { backoffMs, INBOX_TTL_MS, OUTBOX_GIVE_UP_MS, OutboxWorker } from "./outbox_worker.ts";
 
 interface Side {
   vault: ClientVault;
@@ -16,12 +24,43 @@ interface Side {
 
 const noNodes = new SwarmClient({ nodes: () => [] });
 
-async function side(dir: string, name: string): Promise<Side> {
-  const vault = await ClientVault.open(`${dir}/${name}`, { kdfParams: TEST_KDF });
+/** A PNG avatar: the magic bytes, then noise. */
+function png(size = 200): Uint8Array {
+  const bytes = randomBytes(size);
+  bytes.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  return bytes;
+}
+
+/** A client with an account row (name "" for none) and a local-only chat. */
+async function side(
+  dir: string,
+  name: string,
+  options: { avatar?: Uint8Array; clock?: () => number } = {},
+): Promise<Side> {
+  const vault = await ClientVault.open(`${dir}/${name || "anon"}`, { kdfParams: TEST_KDF });
   await vault.create(TEST_PASS);
-  const keys = await accountKeysFromSeed(createSeed());
-  const chat = await ChatService.start({ db: vault.db, keys, displayName: name });
+  const seed = createSeed();
+  const keys = await accountKeysFromSeed(seed);
+  await vault.db.insertInto("account").values({
+    id: 1,
+    seed,
+    display_name: name,
+    created_at: 1,
+    ...(options.avatar ? { avatar: options.avatar, avatar_type: "image/png" } : {}),
+  }).execute();
+  const chat = await ChatService.start({
+    db: vault.db,
+    keys,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
   return { vault, keys, chat };
+}
+
+async function close(...sides: Side[]): Promise<void> {
+  for (const s of sides) {
+    await s.chat.stop();
+    await s.vault.close();
+  }
 }
 
 /** Take every outbox envelope of `from` as retrieved items, and empty its outbox. */
@@ -36,8 +75,86 @@ async function drain(from: Side) {
   }));
 }
 
+interface Queued {
+  content: MessageContent;
+  sentAt: number;
+  ttlMs: number | null;
+  messageId: string | null;
+  recipient: string;
+}
+
+/** Open every outbox row of `from` with the keys of `to`, in queue order; empties the outbox. */
+async function queued(from: Side, to: Side): Promise<Queued[]> {
+  const rows = await from.vault.db.selectFrom("outbox").selectAll().orderBy("created_at")
+    .orderBy("id").execute();
+  await from.vault.db.deleteFrom("outbox").execute();
+  const out: Queued[] = [];
+  for (const r of rows) {
+    const opened = await openEnvelope(new Uint8Array(r.envelope), to.keys);
+    assertEquals(opened.sender, from.keys.signing.publicKey);
+    out.push({
+      content: parseContent(opened.content),
+      sentAt: opened.sentAt,
+      ttlMs: r.ttl_ms,
+      messageId: r.message_id,
+      recipient: r.recipient,
+    });
+  }
+  return out;
+}
+
 async function code(p: Promise<unknown>): Promise<string> {
   return (await assertRejects(() => p, HearthError)).code;
+}
+
+/** Every event queued on a subscription right now. */
+async function pending(sub: ChatSubscription): Promise<ChatEvent[]> {
+  const out: ChatEvent[] = [];
+  for (;;) {
+    const e = await sub.next(0);
+    if (e === undefined || e === "idle") return out;
+    out.push(e);
+  }
+}
+
+/** An incoming message stored directly, as the receiver would have. */
+async function incoming(
+  at: Side,
+  from: Side,
+  more: { expireAfterRead?: number; sentAt?: number } = {},
+): Promise<string> {
+  const id = toHex(randomBytes(16));
+  await at.vault.db.insertInto("contacts").values({
+    account_id: from.keys.accountId,
+    display_name: null,
+    state: "contact",
+    added_at: 1,
+  }).onConflict((oc) => oc.column("account_id").doNothing()).execute();
+  await at.vault.db.insertInto("messages").values({
+    id,
+    conversation_id: from.keys.accountId,
+    direction: "in",
+    sender: from.keys.accountId,
+    sent_at: more.sentAt ?? Date.now(),
+    received_at: Date.now(),
+    body_json: JSON.stringify({ text: "from " + id.slice(0, 4) }),
+    status: "delivered",
+    reply_to: null,
+    edited_at: null,
+    expires_at: null,
+    expire_after_read: more.expireAfterRead ?? null,
+  }).execute();
+  await at.vault.db.insertInto("conversations").values({
+    id: from.keys.accountId,
+    kind: "1:1",
+    last_message_at: Date.now(),
+    unread_count: 1,
+  }).onConflict((oc) =>
+    oc.column("id").doUpdateSet((eb) => ({
+      unread_count: eb("conversations.unread_count", "+", 1),
+    }))
+  ).execute();
+  return id;
 }
 
 Deno.test("a first message is a request; accept sends receipts; duplicates and blocked senders are dropped", async () => {
@@ -83,7 +200,7 @@ Deno.test("a first message is a request; accept sends receipts; duplicates and b
     ]);
     await b.chat.receive(await drain(a));
     assertEquals((await b.chat.messages(a.keys.accountId)).map((m) => m.status), [
-      "delivered",
+      "read", // incoming, and read by listing it
       "delivered",
     ]);
 
@@ -116,8 +233,9 @@ Deno.test("Note to Self stays local; bad input is refused with a code", async ()
     assertEquals((await a.chat.messages("self")).map((m) => m.text), ["milk"]);
     assertEquals(await code(a.chat.send("hearth1nope", "x")), "bad_account_id");
     assertEquals(await code(a.chat.send("self", "x".repeat(10_001))), "too_large");
-    assertEquals(await code(a.chat.messages(toHex(randomBytes(8)))), "not_found");
     const other = await accountKeysFromSeed(createSeed());
+    assertEquals(await code(a.chat.messages(toHex(randomBytes(8)))), "bad_account_id");
+    assertEquals(await code(a.chat.messages(other.accountId)), "not_found");
     assertEquals(await code(a.chat.decide(other.accountId, "accept")), "not_found");
   } finally {
     await a.chat.stop();
@@ -149,6 +267,604 @@ Deno.test("the outbox retries with growing backoff and gives up as failed", asyn
   } finally {
     await a.chat.stop();
     await a.vault.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("texts carry the profile; the avatar goes once per profile version, and with an accept", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hearth-chat-" });
+  const avatar = png();
+  const a = await side(dir, "Ada", { avatar });
+  const b = await side(dir, "Bob");
+  const n = await side(dir, "");
+  try {
+    const to = b.keys.accountId;
+    await a.chat.send(to, "one");
+    await a.chat.send(to, "two");
+    const [first, second] = await queued(a, b);
+    assertEquals(first!.content.profile, { displayName: "Ada", avatar });
+    assertEquals(second!.content.profile, { displayName: "Ada" }, "the avatar went once");
+    const sent = async () =>
+      (await a.vault.db.selectFrom("contacts").select("profile_sent")
+        .where("account_id", "=", to).executeTakeFirstOrThrow()).profile_sent;
+    assertEquals(await sent(), 1);
+
+    // A profile change (version 2) removes the avatar: zero bytes go once.
+    await a.vault.db.updateTable("account").set({
+      avatar: null,
+      avatar_type: null,
+      profile_version: 2,
+    })
+      .execute();
+    await a.chat.send(to, "three");
+    await a.chat.send(to, "four");
+    const [third, fourth] = await queued(a, b);
+    assertEquals(third!.content.profile, { displayName: "Ada", avatar: new Uint8Array(0) });
+    assertEquals(fourth!.content.profile, { displayName: "Ada" });
+    assertEquals(await sent(), 2);
+
+    // No name, no profile (and no avatar either).
+    await n.chat.send(to, "anonymous");
+    const [anon] = await queued(n, b);
+    assertEquals(anon!.content.profile, undefined);
+    assertEquals(anon!.content.type, "text");
+
+    // Note to Self carries nothing and queues nothing.
+    await a.chat.send("self", "note");
+    assertEquals(await queued(a, b), []);
+
+    // Accepting a request sends the accepter's profile, avatar included, once.
+    await b.vault.db.updateTable("account").set({ avatar: png(300), avatar_type: "image/png" })
+      .execute();
+    await b.chat.receive(await drain(a).then(async (x) => x.concat(await drain(n))));
+    await a.chat.send(to, "five");
+    await b.chat.receive(await drain(a));
+    const items = await drain(b);
+    assertEquals(items, [], "nothing is sent to a request");
+    await b.chat.decide(a.keys.accountId, "accept");
+    const fromBob = await queued(b, a);
+    const accept = fromBob.find((q) => q.content.type === "request-accept")!;
+    assertEquals(accept.content.profile?.displayName, "Bob");
+    assertEquals(accept.content.profile?.avatar?.length, 300);
+    assert(fromBob.some((q) => q.content.type === "receipt"));
+    await b.chat.send(a.keys.accountId, "hi");
+    const [reply] = await queued(b, a);
+    assertEquals(reply!.content.profile, { displayName: "Bob" });
+  } finally {
+    await close(a, b, n);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a reply names a message of the same conversation", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hearth-chat-" });
+  const a = await side(dir, "Ada");
+  const b = await side(dir, "Bob");
+  const c = await side(dir, "Cy");
+  try {
+    const first = await a.chat.send(b.keys.accountId, "question");
+    const reply = await a.chat.send(b.keys.accountId, "and?", { replyTo: first.id });
+    assertEquals(reply.replyTo, { id: first.id, sender: a.keys.accountId, text: "question" });
+    const [, item] = await queued(a, b);
+    assertEquals(item!.content.type === "text" && item!.content.replyTo, first.id);
+    const incomingId = await incoming(a, b);
+    const answer = await a.chat.send(b.keys.accountId, "yes", { replyTo: incomingId });
+    assertEquals(answer.replyTo?.sender, b.keys.accountId);
+
+    const other = await a.chat.send(c.keys.accountId, "elsewhere");
+    assertEquals(
+      await code(a.chat.send(b.keys.accountId, "x", { replyTo: other.id })),
+      "not_found",
+    );
+    assertEquals(
+      await code(a.chat.send(b.keys.accountId, "x", { replyTo: toHex(randomBytes(16)) })),
+      "not_found",
+    );
+    assertEquals(
+      await code(a.chat.send(b.keys.accountId, "x", { replyTo: "nope" })),
+      "bad_request",
+    );
+    await a.chat.deleteMessage(first.id, "everyone");
+    assertEquals(await code(a.chat.send(b.keys.accountId, "x", { replyTo: first.id })), "conflict");
+    const listed = await a.chat.messages(b.keys.accountId);
+    assertEquals(listed.find((m) => m.id === reply.id)?.replyTo, {
+      id: first.id,
+      sender: null,
+      text: null,
+    });
+    const note = await a.chat.send("self", "n1");
+    assertEquals((await a.chat.send("self", "n2", { replyTo: note.id })).replyTo?.text, "n1");
+    assertEquals(await code(a.chat.send("self", "x", { replyTo: reply.id })), "not_found");
+    assertEquals(await code(a.chat.send("self", "")), "bad_request");
+  } finally {
+    await close(a, b, c);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("outgoingTimer: the sender's expiry in both modes; the swarm TTL only after send", () => {
+  assertEquals(outgoingTimer({ mode: "off", seconds: 30 }, 1_000), {
+    expiresAt: null,
+    ttlMs: null,
+  });
+  assertEquals(outgoingTimer({ mode: "after_send", seconds: 60 }, 1_000), {
+    expiresIn: 60,
+    mode: "after_send",
+    expiresAt: 61_000,
+    ttlMs: 60_000,
+  });
+  assertEquals(outgoingTimer({ mode: "after_read", seconds: 60 }, 1_000), {
+    expiresIn: 60,
+    mode: "after_read",
+    expiresAt: 61_000,
+    ttlMs: null,
+  });
+  assertEquals(outgoingTimer({ mode: "after_send", seconds: 1 }, 0).ttlMs, 10_000);
+  assertEquals(
+    outgoingTimer({ mode: "after_send", seconds: MAX_EXPIRES_IN_S }, 0).ttlMs,
+    INBOX_TTL_MS,
+  );
+});
+
+Deno.test("a conversation's timer: validated, shared with the contact, applied to later texts", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hearth-chat-" });
+  let now = 1_700_000_000_000;
+  const a = await side(dir, "Ada", { clock: () => now });
+  const b = await side(dir, "Bob");
+  const c = await side(dir, "Cy");
+  try {
+    const to = b.keys.accountId;
+    const before = await a.chat.send(to, "before");
+    assertEquals(before.expiresAt, null);
+    await queued(a, b);
+    const sub = a.chat.events();
+
+    const view = await a.chat.updateConversation(to, {
+      disappearing: { mode: "after_send", seconds: 60 },
+    });
+    assertEquals(view.disappearing, { mode: "after_send", seconds: 60 });
+    assertEquals((await pending(sub)).map((e) => e.type), ["conversation"]);
+    const [timerItem] = await queued(a, b);
+    assertEquals(timerItem!.content.type, "disappearing");
+    assertEquals([timerItem!.content.expiresIn, timerItem!.content.mode], [60, "after_send"]);
+    assertEquals(timerItem!.messageId, null);
+
+    // The same timer again tells nobody anything; muting is local.
+    await a.chat.updateConversation(to, { disappearing: { mode: "after_send", seconds: 60 } });
+    const muted = await a.chat.updateConversation(to, { muted: true });
+    assertEquals([muted.muted, muted.disappearing.seconds], [true, 60]);
+    assertEquals(await queued(a, b), []);
+
+    now += 1_000;
+    const text = await a.chat.send(to, "gone in a minute");
+    assertEquals(text.expiresAt, text.sentAt + 60_000);
+    const [textItem] = await queued(a, b);
+    assertEquals([textItem!.content.expiresIn, textItem!.content.mode], [60, "after_send"]);
+    assertEquals([textItem!.ttlMs, textItem!.messageId], [60_000, text.id]);
+    assertEquals((await a.chat.messages(to)).find((m) => m.id === before.id)?.expiresAt, null);
+
+    await a.chat.updateConversation(to, { disappearing: { mode: "after_read", seconds: 3600 } });
+    const [readTimer] = await queued(a, b);
+    assertEquals([readTimer!.content.expiresIn, readTimer!.content.mode], [3600, "after_read"]);
+    const later = await a.chat.send(to, "gone an hour after reading");
+    assertEquals(later.expiresAt, later.sentAt + 3_600_000, "the sender has read what it wrote");
+    const [laterItem] = await queued(a, b);
+    assertEquals([laterItem!.content.mode, laterItem!.ttlMs], ["after_read", null]);
+
+    const off = await a.chat.updateConversation(to, { disappearing: { mode: "off", seconds: 99 } });
+    assertEquals(off.disappearing, { mode: "off", seconds: 0 });
+    const [offItem] = await queued(a, b);
+    assertEquals(offItem!.content.type, "disappearing");
+    assertEquals([offItem!.content.expiresIn, offItem!.content.mode], [undefined, undefined]);
+    assertEquals((await a.chat.send(to, "stays")).expiresAt, null);
+
+    // Note to Self: a local timer, nothing queued; its row is made on first use.
+    const self = await a.chat.updateConversation(a.keys.accountId, {
+      disappearing: { mode: "after_send", seconds: MIN_DISAPPEARING_S },
+    });
+    assertEquals([self.id, self.disappearing.seconds], ["self", 10]);
+    const note = await a.chat.send("self", "brief");
+    assertEquals(note.expiresAt, note.sentAt + 10_000);
+    assertEquals((await a.chat.conversation("self")).disappearing.mode, "after_send");
+
+    const bad = [
+      { disappearing: { mode: "sometimes", seconds: 60 } },
+      { disappearing: { mode: "after_send", seconds: MIN_DISAPPEARING_S - 1 } },
+      { disappearing: { mode: "after_read", seconds: MAX_EXPIRES_IN_S + 1 } },
+      { disappearing: { mode: "after_send", seconds: 12.5 } },
+      { disappearing: null },
+      { muted: "yes" },
+    ];
+    for (const patch of bad) {
+      // deno-lint-ignore no-explicit-any
+      assertEquals(await code(a.chat.updateConversation(to, patch as any)), "bad_request");
+    }
+    assertEquals(
+      (await a.chat.updateConversation(to, {
+        disappearing: { mode: "after_read", seconds: MAX_EXPIRES_IN_S },
+      }))
+        .disappearing.seconds,
+      MAX_EXPIRES_IN_S,
+    );
+    assertEquals(
+      await code(a.chat.updateConversation(c.keys.accountId, { muted: true })),
+      "not_found",
+    );
+    assertEquals(await code(a.chat.conversation(c.keys.accountId)), "not_found");
+    assertEquals(await code(a.chat.conversation("self-ish")), "bad_account_id");
+    sub.close();
+  } finally {
+    await close(a, b, c);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("reactions: one per sender, replaced, removed; refused on deleted messages and requests", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hearth-chat-" });
+  const a = await side(dir, "Ada");
+  const b = await side(dir, "Bob");
+  try {
+    const to = b.keys.accountId;
+    const msg = await a.chat.send(to, "react to me");
+    await queued(a, b);
+    const sub = a.chat.events();
+    const liked = await a.chat.react(msg.id, "👍");
+    assertEquals(liked.reactions, [{ sender: a.keys.accountId, emoji: "👍" }]);
+    assertEquals((await pending(sub)).map((e) => e.type), ["update"]);
+    const loved = await a.chat.react(msg.id, "❤️");
+    assertEquals(loved.reactions, [{ sender: a.keys.accountId, emoji: "❤️" }]);
+    assertEquals((await a.chat.react(msg.id, "❤️")).reactions.length, 1, "same emoji: no change");
+    const cleared = await a.chat.react(msg.id, null);
+    assertEquals(cleared.reactions, []);
+    await a.chat.react(msg.id, null);
+    const items = await queued(a, b);
+    assertEquals(items.map((q) => q.content), [
+      { type: "reaction", id: items[0]!.content.id, target: msg.id, emoji: "👍" },
+      { type: "reaction", id: items[1]!.content.id, target: msg.id, emoji: "❤️" },
+      { type: "reaction", id: items[2]!.content.id, target: msg.id, emoji: "❤️", remove: true },
+    ]);
+    assert(items[0]!.sentAt < items[1]!.sentAt && items[1]!.sentAt < items[2]!.sentAt);
+
+    // The peer's reaction stays beside the owner's.
+    const theirs = await incoming(a, b);
+    await a.vault.db.insertInto("reactions").values({
+      message_id: theirs,
+      sender: to,
+      emoji: "😂",
+      reacted_at: 1,
+    }).execute();
+    const both = await a.chat.react(theirs, "😂");
+    assertEquals(both.reactions.map((r) => r.sender).sort(), [a.keys.accountId, to].sort());
+
+    assertEquals(await code(a.chat.react(msg.id, "")), "bad_request");
+    assertEquals(await code(a.chat.react(msg.id, "x".repeat(17))), "bad_request");
+    assertEquals(await code(a.chat.react("not-an-id", "👍")), "bad_request");
+    assertEquals(await code(a.chat.react(toHex(randomBytes(16)), "👍")), "not_found");
+    await a.chat.deleteMessage(msg.id, "everyone");
+    assertEquals(await code(a.chat.react(msg.id, "👍")), "conflict");
+
+    // Bob has a request from Ada: no reaction before accepting.
+    const other = await a.chat.send(to, "another");
+    await b.chat.receive(await drain(a));
+    assertEquals(await code(b.chat.react(other.id, "👍")), "conflict");
+    await b.chat.decide(a.keys.accountId, "block");
+    assertEquals(await code(b.chat.react(other.id, "👍")), "not_found", "hidden when blocked");
+
+    // Note to Self: local only.
+    const note = await a.chat.send("self", "mine");
+    assertEquals((await a.chat.react(note.id, "✅")).reactions.length, 1);
+    assertEquals(await queued(a, b), []);
+    sub.close();
+  } finally {
+    await close(a, b);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("edits: only the owner's own undeleted texts, sent with editedAt as their time", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hearth-chat-" });
+  let now = 1_700_000_000_000;
+  const a = await side(dir, "Ada", { clock: () => now });
+  const b = await side(dir, "Bob");
+  try {
+    const to = b.keys.accountId;
+    const msg = await a.chat.send(to, "helo");
+    await queued(a, b);
+    now += 5_000;
+    const edited = await a.chat.edit(msg.id, "hello");
+    assertEquals([edited.text, edited.editedAt, edited.sentAt], ["hello", now, msg.sentAt]);
+    const [item] = await queued(a, b);
+    assertEquals(item!.content, {
+      type: "edit",
+      id: item!.content.id,
+      target: msg.id,
+      text: "hello",
+    });
+    assertEquals(item!.sentAt, now);
+    // Twice in the same millisecond: the second is still later.
+    const again = await a.chat.edit(msg.id, "hello!");
+    assert(again.editedAt! > edited.editedAt!);
+    await queued(a, b);
+
+    assertEquals(await code(a.chat.edit(msg.id, "")), "bad_request");
+    assertEquals(await code(a.chat.edit(msg.id, "x".repeat(10_001))), "too_large");
+    assertEquals(await code(a.chat.edit(await incoming(a, b), "mine now")), "bad_request");
+    assertEquals(await code(a.chat.edit(toHex(randomBytes(16)), "x")), "not_found");
+    await a.chat.deleteMessage(msg.id, "everyone");
+    assertEquals(await code(a.chat.edit(msg.id, "x")), "conflict");
+
+    const note = await a.chat.send("self", "draft");
+    assertEquals((await a.chat.edit(note.id, "final")).text, "final");
+    assertEquals((await queued(a, b)).map((q) => q.content.type), ["delete"]);
+  } finally {
+    await close(a, b);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("delete for everyone leaves a tombstone; delete for me removes the row and its outbox item", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hearth-chat-" });
+  const a = await side(dir, "Ada");
+  const b = await side(dir, "Bob");
+  try {
+    const to = b.keys.accountId;
+    const msg = await a.chat.send(to, "oops");
+    await a.chat.react(msg.id, "🙈");
+    await queued(a, b);
+    const sub = a.chat.events();
+    const tomb = (await a.chat.deleteMessage(msg.id, "everyone"))!;
+    assertEquals([tomb.deleted, tomb.text, tomb.reactions], [true, "", []]);
+    const row = await a.vault.db.selectFrom("messages").select("body_json")
+      .where("id", "=", msg.id).executeTakeFirstOrThrow();
+    assertEquals(row.body_json, "{}");
+    const [item] = await queued(a, b);
+    assertEquals(item!.content, { type: "delete", id: item!.content.id, target: msg.id });
+    assertEquals((await a.chat.deleteMessage(msg.id, "everyone"))?.deleted, true);
+    assertEquals(await queued(a, b), [], "a second delete sends nothing");
+    assertEquals((await pending(sub)).map((e) => e.type), ["update"]);
+
+    const theirs = await incoming(a, b);
+    assertEquals(await code(a.chat.deleteMessage(theirs, "everyone")), "bad_request");
+    // deno-lint-ignore no-explicit-any
+    assertEquals(await code(a.chat.deleteMessage(theirs, "them" as any)), "bad_request");
+    await a.vault.db.insertInto("reactions").values({
+      message_id: theirs,
+      sender: to,
+      emoji: "👋",
+      reacted_at: 1,
+    }).execute();
+    assertEquals((await a.chat.conversation(to)).unreadCount, 1);
+    assertEquals(await a.chat.deleteMessage(theirs, "me"), null);
+    assertEquals(await pending(sub), [{ type: "removed", conversationId: to, ids: [theirs] }]);
+    assertEquals(
+      (await a.chat.conversation(to)).unreadCount,
+      0,
+      "an unread message left the count",
+    );
+
+    // A queued message deleted for me is never sent.
+    const unsent = await a.chat.send(to, "never mind");
+    await a.chat.deleteMessage(unsent.id, "me");
+    assertEquals(await queued(a, b), []);
+    assertEquals(
+      await a.vault.db.selectFrom("reactions").select("message_id").execute(),
+      [],
+    );
+    assertEquals((await a.chat.messages(to)).map((m) => m.id), [msg.id]);
+    assertEquals(await code(a.chat.deleteMessage(unsent.id, "me")), "not_found");
+
+    const note = await a.chat.send("self", "temp");
+    assertEquals((await a.chat.deleteMessage(note.id, "everyone"))?.deleted, true);
+    assertEquals(await queued(a, b), []);
+    sub.close();
+  } finally {
+    await close(a, b);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("typing indicators go only to contacts, only when enabled, and live 10 s", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hearth-chat-" });
+  const a = await side(dir, "Ada");
+  const b = await side(dir, "Bob");
+  const c = await side(dir, "Cy");
+  try {
+    const to = b.keys.accountId;
+    await a.chat.send(to, "hi");
+    await queued(a, b);
+    assertEquals(await a.chat.typing(to, true), false, "off by default");
+    assertEquals(await queued(a, b), []);
+    await a.chat.updateSettings({ typingIndicators: true });
+    assertEquals(await a.chat.typing(to, true), true);
+    assertEquals(await a.chat.typing(to, false), true);
+    const items = await queued(a, b);
+    assertEquals(items.map((q) => [q.content.type === "typing" && q.content.active, q.ttlMs]), [
+      [true, 10_000],
+      [false, 10_000],
+    ]);
+    assertEquals(await code(a.chat.typing(c.keys.accountId, true)), "not_found");
+    assertEquals(await code(a.chat.typing("self", true)), "not_found", "no notes yet");
+    await a.chat.send("self", "note");
+    assertEquals(await a.chat.typing("self", true), false);
+
+    // Bob has only a request from Ada: nothing goes to a stranger.
+    await a.chat.send(to, "still there?");
+    await b.chat.receive(await drain(a));
+    assertEquals((await b.chat.requests()).length, 1);
+    await b.chat.updateSettings({ typingIndicators: true });
+    assertEquals(await b.chat.typing(a.keys.accountId, true), false);
+    assertEquals(await drain(b), []);
+    // deno-lint-ignore no-explicit-any
+    assertEquals(await code(a.chat.typing(to, "yes" as any)), "bad_request");
+  } finally {
+    await close(a, b, c);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("reading marks read, starts after-read timers, and sends read receipts only when enabled", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hearth-chat-" });
+  let now = 1_700_000_000_000;
+  const a = await side(dir, "Ada", { clock: () => now });
+  const b = await side(dir, "Bob");
+  const r = await side(dir, "Rae");
+  try {
+    const from = b.keys.accountId;
+    const plain = await incoming(a, b, { sentAt: 1 });
+    const timed = await incoming(a, b, { sentAt: 2, expireAfterRead: 30 });
+    assertEquals((await a.chat.conversations())[0]?.unreadCount, 2);
+    const sub = a.chat.events();
+    const list = await a.chat.messages(from);
+    assertEquals(list.map((m) => [m.id, m.status, m.expiresAt]), [
+      [plain, "read", null],
+      [timed, "read", now + 30_000],
+    ]);
+    const events = await pending(sub);
+    assertEquals(events.map((e) => e.type === "update" && e.message.id), [timed]);
+    assertEquals((await a.chat.conversations())[0]?.unreadCount, 0);
+    assertEquals(await queued(a, b), [], "read receipts are off by default");
+
+    // Reading again changes nothing: the timer keeps its start.
+    now += 5_000;
+    assertEquals((await a.chat.messages(from))[1]?.expiresAt, now - 5_000 + 30_000);
+    assertEquals(await pending(sub), []);
+
+    await a.chat.updateSettings({ readReceipts: true });
+    const ids: string[] = [];
+    for (let i = 0; i < 101; i++) ids.push(await incoming(a, b, { sentAt: 10 + i }));
+    await a.chat.messages(from, { limit: 1 });
+    const receipts = await queued(a, b);
+    assertEquals(receipts.map((q) => q.content.type === "receipt" && q.content.kind), [
+      "read",
+      "read",
+    ]);
+    assertEquals(
+      receipts.flatMap((q) => q.content.type === "receipt" ? q.content.ids : []),
+      ids,
+      "every id that became read, oldest first, at most 100 per receipt",
+    );
+    await a.chat.messages(from);
+    assertEquals(await queued(a, b), [], "only what became read");
+
+    // A request's messages are marked read, but the stranger gets no receipt.
+    const req = await incoming(a, r);
+    await a.vault.db.updateTable("contacts").set({ state: "request" })
+      .where("account_id", "=", r.keys.accountId).execute();
+    assertEquals((await a.chat.messages(r.keys.accountId)).map((m) => [m.id, m.status]), [
+      [req, "read"],
+    ]);
+    assertEquals(await queued(a, r), []);
+    assertEquals(await a.chat.messages("self"), [], "Note to Self is there before the first note");
+    assertEquals((await a.chat.conversation("self")).lastMessage, null);
+    assertEquals(await code(a.chat.messages("hearth1nope")), "bad_account_id");
+    sub.close();
+  } finally {
+    await close(a, b, r);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("block and unblock a peer; peers' avatars", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hearth-chat-" });
+  const a = await side(dir, "Ada");
+  const b = await side(dir, "Bob");
+  const c = await side(dir, "Cy");
+  try {
+    const to = b.keys.accountId;
+    await a.chat.send(to, "hi");
+    const sub = a.chat.events();
+    const blocked = await a.chat.setBlocked(to, true);
+    assertEquals([blocked.accountId, blocked.state], [to, "blocked"]);
+    assertEquals((await a.chat.setBlocked(to, true)).state, "blocked", "idempotent");
+    assertEquals(
+      (await pending(sub)).map((e) => e.type === "contact" && e.contact.state),
+      ["blocked", "blocked"],
+    );
+    assertEquals(await a.chat.conversations(), []);
+    assertEquals(await code(a.chat.messages(to)), "not_found");
+    assertEquals((await a.chat.setBlocked(to, false)).state, "contact");
+    assertEquals((await a.chat.conversations()).map((v) => v.id), [to]);
+    assertEquals(await code(a.chat.setBlocked(to, false)), "not_found", "not blocked");
+    assertEquals(await code(a.chat.setBlocked(c.keys.accountId, true)), "not_found");
+    assertEquals(await code(a.chat.setBlocked("hearth1nope", true)), "bad_account_id");
+
+    assertEquals(await a.chat.avatar(to), null);
+    const bytes = png(120);
+    await a.vault.db.updateTable("contacts").set({ avatar: bytes, avatar_type: "image/png" })
+      .where("account_id", "=", to).execute();
+    assertEquals(await a.chat.avatar(to), { type: "image/png", bytes });
+    assertEquals((await a.chat.contacts())[0]?.hasAvatar, true);
+    assertEquals(await code(a.chat.avatar(c.keys.accountId)), "not_found");
+    assertEquals(await code(a.chat.avatar("hearth1nope")), "bad_account_id");
+    assert(parseAccountId(to).length === 32);
+    sub.close();
+  } finally {
+    await close(a, b, c);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a reply, reaction, edit, delete and timer reach the peer end to end", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hearth-chat-" });
+  const a = await side(dir, "Ada");
+  const b = await side(dir, "Bob");
+  try {
+    const to = b.keys.accountId;
+    const first = await a.chat.send(to, "first");
+    await b.chat.receive(await drain(a));
+    await b.chat.decide(a.keys.accountId, "accept");
+    await a.chat.receive(await drain(b));
+    const reply = await b.chat.send(a.keys.accountId, "re", { replyTo: first.id });
+    await b.chat.react(first.id, "👍");
+    await a.chat.receive(await drain(b));
+    const atAda = await a.chat.messages(to);
+    assertEquals(atAda.map((m) => [m.id, m.reactions.map((r) => r.emoji)]), [
+      [first.id, ["👍"]],
+      [reply.id, []],
+    ]);
+    assertEquals(atAda[1]!.replyTo?.text, "first");
+
+    await a.chat.edit(first.id, "first, edited");
+    await a.chat.updateConversation(to, { disappearing: { mode: "after_send", seconds: 600 } });
+    const timed = await a.chat.send(to, "timed");
+    await b.chat.receive(await drain(a));
+    const atBob = await b.chat.messages(a.keys.accountId);
+    assertEquals(atBob.find((m) => m.id === first.id)?.text, "first, edited");
+    assertEquals((await b.chat.conversation(a.keys.accountId)).disappearing.seconds, 600);
+    assert(atBob.find((m) => m.id === timed.id)?.expiresAt !== null);
+
+    await a.chat.deleteMessage(first.id, "everyone");
+    await b.chat.receive(await drain(a));
+    assertEquals(
+      (await b.chat.messages(a.keys.accountId)).find((m) => m.id === first.id)?.deleted,
+      true,
+    );
+  } finally {
+    await close(a, b);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("an after-read timer started by reading wakes the sweeper, which removes the message", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hearth-chat-" });
+  const a = await side(dir, "Ada");
+  const b = await side(dir, "Bob");
+  try {
+    const id = await incoming(a, b, { expireAfterRead: 1 });
+    const sub = a.chat.events();
+    await a.chat.messages(b.keys.accountId);
+    const seen: ChatEvent[] = [];
+    const deadline = Date.now() + 2_000;
+    while (Date.now() < deadline && !seen.some((e) => e.type === "removed")) {
+      const e = await sub.next(deadline - Date.now());
+      if (e && e !== "idle") seen.push(e);
+    }
+    assertEquals(seen.map((e) => e.type), ["update", "removed"]);
+    assertEquals(seen[1], { type: "removed", conversationId: b.keys.accountId, ids: [id] });
+    assertEquals(await a.chat.messages(b.keys.accountId), []);
+    sub.close();
+  } finally {
+    await close(a, b);
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -311,7 +311,8 @@ export async function conversationById(db: Db, id: string): Promise<Conversation
 /**
  * A conversation's messages, oldest first: the newest `limit` before
  * `before` (a sent-at time), when given. Declined and blocked peers'
- * conversations are hidden. Reading does not mark anything read.
+ * conversations are hidden; Note to Self is empty before its first note.
+ * Reading does not mark anything read.
  * @throws {HearthError} `not_found` when there is no such conversation
  */
 export async function listMessages(
@@ -325,6 +326,7 @@ export async function listMessages(
     "conversations.id",
   ).select(["conversations.kind as kind", "contacts.state as state"])
     .where("conversations.id", "=", conversationId).executeTakeFirst();
+  if (!conv && conversationId === "self") return []; // Note to Self before the first note
   if (!conv || (conv.kind !== "self" && conv.state !== "contact" && conv.state !== "request")) {
     throw new HearthError("not_found", "No such conversation");
   }
