@@ -2,11 +2,11 @@
  * Helpers of the fuzz tests (tests/fuzz_test.ts, tests/owner_api_test.ts):
  * a fixed seed, seeded bytes, byte mutations, HTTP calls that always time
  * out, raw HTTP/1.1 over TCP, checks of the error answers of
- * docs/PROTOCOL.md §1, and the fields of owner API bodies (docs/API.md).
+ * docs/PROTOCOL.md §1, and arbitraries of hex, JSON and header values.
  * @module
  */
 import fc from "fast-check";
-import { buf, fromHex, toBase64, toHex, u64, utf8 } from "../src/shared/crypto/bytes.ts";
+import { buf, fromHex, toHex, u64, utf8 } from "../src/shared/crypto/bytes.ts";
 import { labeledHash, sha256 } from "../src/shared/crypto/hash.ts";
 import { sign } from "../src/shared/crypto/sign.ts";
 import { ERROR_STATUS, type ErrorCode, isErrorCode } from "../src/shared/errors.ts";
@@ -394,80 +394,3 @@ export const storageHeaderArb: fc.Arbitrary<Record<string, unknown>> = fc.tuple(
 
 /** Printable ASCII without spaces: what an HTTP header value may hold. */
 export const headerValueArb: fc.Arbitrary<string> = fc.stringMatching(/^[!-~]{0,80}$/);
-
-/** Codes the owner API answers bad input with (docs/API.md), while unlocked. */
-export const OWNER_CODES: readonly ErrorCode[] = [
-  "bad_request",
-  "bad_encoding",
-  "bad_account_id",
-  "too_large",
-  "not_found",
-  "conflict",
-];
-
-/** A message id the owner API fuzzer puts in a path: one of a pool (by index), or given text. */
-export type IdPick = { pool: number } | { text: string };
-
-/** Message ids: known ones, well-formed unknown ones, malformed hex, any text. */
-export const idPickArb: fc.Arbitrary<IdPick> = fc.oneof(
-  { weight: 3, arbitrary: fc.record({ pool: fc.nat() }) },
-  { weight: 3, arbitrary: hexArb(16).map((text) => ({ text })) },
-  { weight: 1, arbitrary: fc.string({ maxLength: 40 }).map((text) => ({ text })) },
-);
-
-/** Message texts: short ones, blank ones, and ones around the 10,000-character limit. */
-export const messageTextArb: fc.Arbitrary<string> = fc.oneof(
-  { weight: 4, arbitrary: fc.string({ maxLength: 40 }) },
-  { weight: 1, arbitrary: fc.constantFrom("", " ", "\n\t", "\ud800") },
-  {
-    weight: 1,
-    arbitrary: fc.tuple(fc.integer({ min: 9_995, max: 10_005 }), fc.constantFrom("x", "é", "👍"))
-      .map(([n, c]) => c.repeat(n)),
-  },
-);
-
-/** Emoji: plausible ones, and any text up to 20 characters. */
-export const emojiArb: fc.Arbitrary<string> = fc.oneof(
-  fc.constantFrom("👍", "❤️", "🎉", "👍🏽"),
-  fc.string({ maxLength: 20 }),
-);
-
-/** A disappearing timer: valid modes and times around the limits, and any JSON. */
-export const timerArb: fc.Arbitrary<unknown> = fieldArb(fc.record({
-  mode: fieldArb(fc.constantFrom("off", "after_send", "after_read", "never", "")),
-  seconds: fieldArb(fc.oneof(
-    fc.constantFrom(9, 10, 60, 86_400, 31_536_000, 31_536_001, -1, 0.5),
-    fc.integer({ min: -100, max: 40_000_000 }),
-    fc.double(),
-  )),
-}, { requiredKeys: [] }));
-
-/**
- * An avatar field: base64 of an image of a PNG, JPEG or WebP header (or
- * none) around the 8 KiB limit, null, or text that is not base64.
- */
-export const avatarArb: fc.Arbitrary<unknown> = fieldArb(fc.oneof(
-  { weight: 1, arbitrary: fc.constant(null) },
-  {
-    weight: 4,
-    arbitrary: fc.tuple(
-      fc.constantFrom("png", "jpeg", "webp", "none"),
-      fc.oneof(fc.nat({ max: 9_000 }), fc.integer({ min: 8_190, max: 8_194 })),
-      fc.integer(),
-    ).map(([kind, size, seed]) => toBase64(imageOf(kind, size, seed))),
-  },
-  { weight: 1, arbitrary: fc.constantFrom("", "abc", "!!!!", "a===", "Zm9v\n") },
-));
-
-const MAGIC: Record<string, number[]> = {
-  png: [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a],
-  jpeg: [0xff, 0xd8, 0xff],
-  webp: [0x52, 0x49, 0x46, 0x46, 0, 0, 0, 0, 0x57, 0x45, 0x42, 0x50],
-};
-
-/** `size` seeded bytes that start with the magic number of `kind` (as far as they reach). */
-function imageOf(kind: string, size: number, seed: number): Uint8Array {
-  const bytes = seededBytes(seed, size);
-  bytes.set((MAGIC[kind] ?? []).slice(0, size));
-  return bytes;
-}

@@ -2,40 +2,29 @@
  * The fuzzed plain-HTTP routes of tests/fuzz_test.ts: announce, info and
  * directory, the signed replication and sync routes, unknown routes, and
  * raw HTTP/1.1 framing. Each step checks the exact codes of
- * docs/PROTOCOL.md §1, §3, §6 and §9. Also the owner API's messaging,
- * settings and profile routes (docs/API.md), fuzzed by
- * tests/owner_api_test.ts.
+ * docs/PROTOCOL.md §1, §3, §6 and §9. The owner API is fuzzed by
+ * tests/fuzz_owner_routes.ts.
  * @module
  */
 import fc from "fast-check";
 import { assert, assertEquals } from "./assert.ts";
 import {
-  avatarArb,
   call,
-  emojiArb,
   expectError,
-  fieldArb,
   fractionArb,
   fuzz,
   type FuzzNet,
   headerValueArb,
   hexArb,
-  type IdPick,
-  idPickArb,
   jsonArb,
-  messageTextArb,
   mutate,
   type Mutation,
   mutationArb,
-  OWNER_CODES,
   peerHeaders,
   rawHttp,
   seededBytes,
-  timerArb,
 } from "./fuzz_cases.ts";
-import { freePort, type NodeProcess, ownerApi } from "../tools/devnet_lib.ts";
-import { formatAccountId } from "../src/client/account/mod.ts";
-import { generateSigningKeyPair } from "../src/shared/crypto/sign.ts";
+import { freePort } from "../tools/devnet_lib.ts";
 import { buf, randomBytes, toHex, utf8 } from "../src/shared/crypto/bytes.ts";
 import { encodeFrame } from "../src/shared/codec/frame.ts";
 import { ONION_PACKET_SIZES } from "../src/shared/codec/limits.ts";
@@ -409,168 +398,4 @@ function concat(parts: Uint8Array[]): Uint8Array {
     off += p.length;
   }
   return out;
-}
-
-/** A request of the owner API fuzzer: a route, a path id and a body. */
-interface OwnerCase {
-  route: string;
-  id: IdPick;
-  body: { json: unknown } | { seed: number; random: number } | { oversize: number };
-}
-
-/**
- * Fuzz the owner API of `node` (creating its account when it has none;
- * an existing one must be unlocked): every
- * answer is 2xx, or a JSON error of {@link OWNER_CODES} with its status;
- * malformed message ids and unknown settings are `bad_request`; the
- * messages and the contact stored before (never named in a path) are
- * still there, and the node still runs without an error in its log.
- * @param node a node process with an unlocked account
- * @param options.runs how many requests (default 600)
- */
-export async function ownerRoutes(
-  node: NodeProcess,
-  options: { runs?: number } = {},
-): Promise<void> {
-  const api = (method: string, path: string, body?: unknown) => ownerApi(node, method, path, body);
-  if ((await api("GET", "/api/status")).json.account === "absent") {
-    const created = await api("POST", "/api/account", { passphrase: "fuzzed owner passphrase" });
-    assertEquals(created.status, 201);
-  }
-  const canaryPeer = formatAccountId((await generateSigningKeyPair()).publicKey);
-  const victim = formatAccountId((await generateSigningKeyPair()).publicKey);
-  const stranger = formatAccountId((await generateSigningKeyPair()).publicKey);
-  const canaries: string[] = [];
-  for (const to of ["self", canaryPeer]) {
-    const sent = await api("POST", "/api/messages", { to, text: `canary for ${to}` });
-    assertEquals(sent.status, 201);
-    canaries.push(sent.json.id as string);
-  }
-  const pool: string[] = [];
-  for (const to of ["self", victim, "self", victim]) {
-    pool.push((await api("POST", "/api/messages", { to, text: "victim" })).json.id as string);
-  }
-  const conversations = ["self", victim, stranger, `${victim.slice(0, -1)}x`, "nope", ""];
-  const peers = [victim, stranger, `${victim.slice(0, -1)}x`, "self", "hearth1"];
-  const pick = (arr: readonly string[]) => fc.nat({ max: arr.length - 1 }).map((i) => arr[i]!);
-  const idOf = (p: IdPick) => "pool" in p ? pool[p.pool % pool.length]! : p.text;
-  const json = (fields: fc.Arbitrary<Record<string, unknown>>) =>
-    fc.tuple(fields, fc.dictionary(fc.string({ maxLength: 8 }), jsonArb, { maxKeys: 2 }))
-      .map(([f, extra]) => ({ json: { ...extra, ...f } }));
-  const routeBodies: Record<string, fc.Arbitrary<{ json: unknown }>> = {
-    "POST /api/messages": json(fc.record({
-      to: fieldArb(pick(["self", victim, canaryPeer, stranger, "hearth1x"])),
-      text: fieldArb(messageTextArb),
-      replyTo: fieldArb(idPickArb.map(idOf)),
-    }, { requiredKeys: ["to", "text"] })),
-    "PATCH /api/messages/:id": json(fc.record({ text: fieldArb(messageTextArb) })),
-    "DELETE /api/messages/:id": fc.constant({ json: undefined }),
-    "PUT /api/messages/:id/reaction": json(fc.record({ emoji: fieldArb(emojiArb) })),
-    "DELETE /api/messages/:id/reaction": fc.constant({ json: undefined }),
-    "GET /api/conversations/:conversation": fc.constant({ json: undefined }),
-    "PATCH /api/conversations/:conversation": json(fc.record({
-      disappearing: timerArb,
-      muted: fieldArb(fc.boolean()),
-    }, { requiredKeys: [] })),
-    "POST /api/conversations/:conversation/typing": json(
-      fc.record({ active: fieldArb(fc.boolean()) }, { requiredKeys: [] }),
-    ),
-    "PATCH /api/settings": fc.dictionary(
-      fc.oneof(fc.constantFrom("readReceipts", "typingIndicators"), fc.string({ maxLength: 8 })),
-      fieldArb(fc.boolean()),
-      { maxKeys: 3 },
-    ).map((body) => ({ json: body })),
-    "PATCH /api/account": json(fc.record({
-      displayName: fieldArb(fc.oneof(fc.constantFrom("Ada", " Bo ", "a\u202Eb"), fc.string())),
-      avatar: avatarArb,
-    }, { requiredKeys: [] })),
-    "GET /api/account/avatar": fc.constant({ json: undefined }),
-    "POST /api/contacts/:peer/block": fc.constant({ json: undefined }),
-    "POST /api/contacts/:peer/unblock": fc.constant({ json: undefined }),
-    "GET /api/contacts/:peer/avatar": fc.constant({ json: undefined }),
-  };
-  const cases: fc.Arbitrary<OwnerCase> = fc.constantFrom(...Object.keys(routeBodies)).chain((
-    route,
-  ) =>
-    fc.record({
-      route: fc.constant(route),
-      id: idPickArb,
-      body: fc.oneof(
-        { weight: 8, arbitrary: routeBodies[route]! },
-        { weight: 1, arbitrary: fc.record({ seed: fc.integer(), random: fc.nat({ max: 300 }) }) },
-        { weight: 1, arbitrary: fc.record({ oversize: fc.integer({ min: 1, max: 70_000 }) }) },
-      ),
-    })
-  );
-  const seen = new Set<string>();
-  await fuzz(
-    "the owner API",
-    fc.asyncProperty(cases, fc.nat(), fc.constantFrom("me", "everyone", "all", ""), async (
-      c,
-      n,
-      scope,
-    ) => {
-      const [method, template] = c.route.split(" ") as [string, string];
-      const messageId = idOf(c.id);
-      const path = template
-        .replace(":id", encodeURIComponent(messageId))
-        .replace(":conversation", encodeURIComponent(conversations[n % conversations.length]!))
-        .replace(":peer", encodeURIComponent(peers[n % peers.length]!)) +
-        (c.route === "DELETE /api/messages/:id" && scope !== "" ? `?for=${scope}` : "");
-      const body = method === "GET"
-        ? undefined
-        : "json" in c.body
-        ? c.body.json === undefined ? undefined : utf8(JSON.stringify(c.body.json))
-        : "random" in c.body
-        ? seededBytes(c.body.seed, c.body.random)
-        : new Uint8Array(c.body.oversize + 65_536);
-      const answer = await call(`http://${node.webAddr}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${node.ownerToken}` },
-        ...(body === undefined ? {} : { body: buf(body) }),
-      });
-      const what = `${c.route} ${path.slice(0, 120)}`;
-      if (answer.status < 300) {
-        seen.add("ok");
-        const image = answer.contentType?.startsWith("image/");
-        assert(image || answer.contentType?.startsWith("application/json"), what);
-        if (!image) JSON.parse(new TextDecoder().decode(answer.body));
-        if (c.route === "POST /api/messages") {
-          pool.push(JSON.parse(new TextDecoder().decode(answer.body)).id);
-        }
-        return;
-      }
-      const code = expectError(answer, OWNER_CODES, what);
-      seen.add(code);
-      // A message id that is not 32 lower-case hex digits never reaches the chat.
-      const hexish = "text" in c.id && /^[0-9a-zA-Z]+$/.test(messageId);
-      if (template.includes(":id") && hexish && !/^[0-9a-f]{32}$/.test(messageId)) {
-        assertEquals(code, "bad_request", what);
-      }
-      if (c.route === "PATCH /api/settings" && "json" in c.body) {
-        const names = Object.keys(c.body.json as object);
-        if (names.some((k) => k !== "readReceipts" && k !== "typingIndicators")) {
-          assertEquals(code, "bad_request", what);
-        }
-      }
-    }),
-    { runs: options.runs ?? 600, seedOffset: 9 },
-  );
-  for (const code of ["ok", "bad_request", "not_found", "too_large", "bad_account_id"]) {
-    assert(seen.has(code), `No owner API request was answered ${code}`);
-  }
-  // The stored messages nobody named are untouched, and the node lives on.
-  for (const [i, conversation] of ["self", canaryPeer].entries()) {
-    const listed = await api("GET", `/api/conversations/${conversation}/messages?limit=200`);
-    assertEquals(listed.status, 200, `conversation ${conversation}`);
-    const canary = (listed.json.messages as Record<string, unknown>[])
-      .find((m) => m.id === canaries[i]);
-    assert(canary, `The canary of ${conversation} is still there`);
-    assertEquals([canary.text, canary.deleted], [`canary for ${conversation}`, false]);
-  }
-  const contacts = (await api("GET", "/api/contacts")).json.contacts as { accountId: string }[];
-  assert(contacts.some((c) => c.accountId === canaryPeer), "The canary contact is still there");
-  assertEquals((await api("GET", "/api/status")).json.account, "unlocked");
-  const log = await Deno.readTextFile(node.logPath);
-  assert(!/^ERROR|internal|uncaught/im.test(log), `Node log has an error:\n${log}`);
 }

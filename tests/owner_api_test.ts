@@ -4,7 +4,7 @@
  * port from the relay port, and the messaging routes under fuzzed input.
  */
 import { assert, assertEquals } from "./assert.ts";
-import { ownerRoutes } from "./fuzz_routes.ts";
+import { ownerRoutes } from "./fuzz_owner_routes.ts";
 import { freePort, spawnNode } from "../tools/devnet_lib.ts";
 import { parseAccountId } from "../src/client/account/mod.ts";
 import { toBase64 } from "../src/shared/crypto/bytes.ts";

@@ -1,52 +1,25 @@
 import { assert, assertEquals, assertRejects } from "../../tests/assert.ts";
 import { SseReader } from "../../bench/sse_client.ts";
 import { accountKeysFromSeed, createSeed, parseAccountId } from "../client/account/mod.ts";
-import { TEST_KDF } from "../client/db/_test_helpers.ts";
-import { Messenger } from "../client/messenger.ts";
 import type { ChatEvent } from "../client/messages/chat_events.ts";
 import { encodeContent, newMessageId } from "../client/messages/content.ts";
 import { sealEnvelope } from "../client/messages/envelope.ts";
 import { randomBytes, toHex } from "../shared/crypto/mod.ts";
 import { HearthError } from "../shared/errors.ts";
-import { createLogger } from "../shared/log.ts";
 import { Hono } from "hono";
-import { allowedHostsFor } from "./auth.ts";
 import { eventRoutes, sseFrame } from "./event_routes.ts";
-import { webApp } from "./web_app.ts";
+import { ownerRequest, quietLog, TEST_PASSPHRASE, TEST_TOKEN, withWebApp } from "./test_web_app.ts";
 
-const TOKEN = "t".repeat(43);
-const HOST = "127.0.0.1:7080";
-const PASS = "a long passphrase";
 const WAIT_MS = 10_000;
-const quiet = createLogger({ level: "error", sink: () => {} });
 
 function request(app: Hono, method: string, path: string, options: {
   body?: unknown;
   token?: string;
 } = {}): Promise<Response> {
-  return Promise.resolve(app.request(`http://${HOST}${path}`, {
-    method,
-    headers: { host: HOST, authorization: `Bearer ${options.token ?? TOKEN}` },
+  return ownerRequest(app, method, path, {
+    headers: { authorization: `Bearer ${options.token ?? TEST_TOKEN}` },
     ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
-  }));
-}
-
-async function withMessenger(fn: (messenger: Messenger, app: Hono) => Promise<void>) {
-  const dir = await Deno.makeTempDir({ prefix: "hearth-events-" });
-  const messenger = await Messenger.open(dir, { kdfParams: TEST_KDF });
-  const app = webApp({
-    messenger,
-    token: TOKEN,
-    nodeStatus: () => ({ id: "ab".repeat(32), reachable: true, directorySize: 7 }),
-    hosts: () => allowedHostsFor({ host: "127.0.0.1", port: 7080 }),
-    log: quiet,
   });
-  try {
-    await fn(messenger, app);
-  } finally {
-    await messenger.close();
-    await Deno.remove(dir, { recursive: true });
-  }
 }
 
 /** An item as the inbox receiver gets it, sealed by `from` to `to`. */
@@ -60,13 +33,15 @@ async function item(
 }
 
 Deno.test("GET /api/events streams received messages, requests and status changes, and ends on lock", async () => {
-  await withMessenger(async (messenger, app) => {
+  await withWebApp(async ({ messenger, app }) => {
     const none = await request(app, "GET", "/api/events", { token: "x".repeat(43) });
     assertEquals([none.status, (await none.json()).error], [401, "unauthorized"]);
     const absent = await request(app, "GET", "/api/events");
     assertEquals([absent.status, (await absent.json()).error], [404, "not_found"]);
 
-    const created = await request(app, "POST", "/api/account", { body: { passphrase: PASS } });
+    const created = await request(app, "POST", "/api/account", {
+      body: { passphrase: TEST_PASSPHRASE },
+    });
     const ada = (await created.json()).accountId as string;
     const bob = await accountKeysFromSeed(createSeed());
 
@@ -131,10 +106,10 @@ Deno.test("GET /api/events streams received messages, requests and status change
 });
 
 Deno.test("the event stream sends keep-alives, and drops a client that falls behind", async () => {
-  await withMessenger(async (messenger) => {
-    await messenger.createAccount({ passphrase: PASS });
+  await withWebApp(async ({ messenger }) => {
+    await messenger.createAccount({ passphrase: TEST_PASSPHRASE });
     const app = new Hono();
-    app.route("/", eventRoutes({ messenger, log: quiet, keepAliveMs: 20, maxQueue: 2 }));
+    app.route("/", eventRoutes({ messenger, log: quietLog, keepAliveMs: 20, maxQueue: 2 }));
     app.onError((err, c) =>
       c.json((err as HearthError).toJSON(), (err as HearthError).status as 400)
     );
@@ -221,8 +196,10 @@ Deno.test("sseFrame: each event type carries its data", () => {
 });
 
 Deno.test("GET /api/events streams updates, removals, conversation, contact and typing events", async () => {
-  await withMessenger(async (messenger, app) => {
-    const created = await request(app, "POST", "/api/account", { body: { passphrase: PASS } });
+  await withWebApp(async ({ messenger, app }) => {
+    const created = await request(app, "POST", "/api/account", {
+      body: { passphrase: TEST_PASSPHRASE },
+    });
     const ada = (await created.json()).accountId as string;
     const bob = await accountKeysFromSeed(createSeed());
     const res = await request(app, "GET", "/api/events");

@@ -1,7 +1,6 @@
 import { assertEquals } from "../../tests/assert.ts";
 import { formatAccountId, parseAccountId } from "../client/account/mod.ts";
-import { TEST_KDF } from "../client/db/_test_helpers.ts";
-import { Messenger } from "../client/messenger.ts";
+import type { Messenger } from "../client/messenger.ts";
 import {
   encodeContent,
   MAX_AVATAR_BYTES,
@@ -11,13 +10,8 @@ import {
 import { sealEnvelope } from "../client/messages/envelope.ts";
 import { type TestAccount, testAccount } from "../client/messages/test_keys.ts";
 import { randomBytes, toBase64, toHex } from "../shared/crypto/mod.ts";
-import { createLogger } from "../shared/log.ts";
-import { allowedHostsFor } from "./auth.ts";
-import { webApp } from "./web_app.ts";
+import { ownerRequest, TEST_PASSPHRASE, withWebApp } from "./test_web_app.ts";
 
-const TOKEN = "t".repeat(43);
-const HOST = "127.0.0.1:7080";
-const PASS = "a long passphrase";
 /** A 1×1 PNG's first bytes are enough: the type is told by its magic number. */
 const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3, 4]);
 const JPEG = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 5, 6, 7, 8]);
@@ -45,36 +39,23 @@ interface Harness {
 }
 
 async function withHarness(fn: (h: Harness) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "hearth-routes-" });
-  const messenger = await Messenger.open(dir, { kdfParams: TEST_KDF });
-  const app = webApp({
-    messenger,
-    token: TOKEN,
-    nodeStatus: () => ({ id: "ab".repeat(32), reachable: true, directorySize: 7 }),
-    hosts: () => allowedHostsFor({ host: "127.0.0.1", port: 7080 }),
-    log: createLogger({ level: "error", sink: () => {} }),
-  });
-  const send = async (method: string, path: string, body?: string): Promise<Answer> => {
-    const res = await app.request(`http://${HOST}${path}`, {
-      method,
-      headers: { host: HOST, authorization: `Bearer ${TOKEN}` },
-      ...(body === undefined ? {} : { body }),
-    });
-    assertEquals(res.headers.get("cache-control"), "no-store", `${method} ${path}`);
-    assertEquals(res.headers.get("x-content-type-options"), "nosniff", `${method} ${path}`);
-    const bytes = new Uint8Array(await res.arrayBuffer());
-    const json = res.headers.get("content-type")?.startsWith("application/json")
-      ? JSON.parse(new TextDecoder().decode(bytes))
-      : {};
-    return { status: res.status, json, bytes, headers: res.headers };
-  };
-  try {
+  await withWebApp(async ({ app, messenger }) => {
+    const send = async (method: string, path: string, body?: string): Promise<Answer> => {
+      const res = await ownerRequest(app, method, path, { body });
+      assertEquals(res.headers.get("cache-control"), "no-store", `${method} ${path}`);
+      assertEquals(res.headers.get("x-content-type-options"), "nosniff", `${method} ${path}`);
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      const json = res.headers.get("content-type")?.startsWith("application/json")
+        ? JSON.parse(new TextDecoder().decode(bytes))
+        : {};
+      return { status: res.status, json, bytes, headers: res.headers };
+    };
     const bob = await testAccount();
     const bobId = formatAccountId(bob.signing.publicKey);
     const created = await send(
       "POST",
       "/api/account",
-      JSON.stringify({ passphrase: PASS, displayName: "Ada" }),
+      JSON.stringify({ passphrase: TEST_PASSPHRASE, displayName: "Ada" }),
     );
     assertEquals(created.status, 201);
     const me = created.json.accountId as string;
@@ -91,10 +72,7 @@ async function withHarness(fn: (h: Harness) => Promise<void>): Promise<void> {
         await messenger.chat().receive([{ hash: toHex(randomBytes(32)), expiry: 0, data }]);
       },
     });
-  } finally {
-    await messenger.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 }
 
 function sent(a: Answer, status = 200): Json {

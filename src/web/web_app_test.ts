@@ -1,16 +1,16 @@
 import { assert, assertEquals } from "../../tests/assert.ts";
 import { parseAccountId } from "../client/account/mod.ts";
-import { TEST_KDF } from "../client/db/_test_helpers.ts";
-import { Messenger } from "../client/messenger.ts";
-import { createLogger } from "../shared/log.ts";
+import type { Messenger } from "../client/messenger.ts";
 import { HISTORY_NOTICE } from "./account_routes.ts";
-import { allowedHostsFor } from "./auth.ts";
 import { BASE_WAIT_MS, FREE_FAILURES } from "./unlock_limiter.ts";
-import { webApp } from "./web_app.ts";
-
-const TOKEN = "t".repeat(43);
-const HOST = "127.0.0.1:7080";
-const PASS = "a long passphrase";
+import {
+  ownerRequest,
+  TEST_HOST,
+  TEST_PASSPHRASE,
+  TEST_TOKEN,
+  type TestWebApp,
+  withWebApp,
+} from "./test_web_app.ts";
 
 interface Harness {
   call(
@@ -20,33 +20,16 @@ interface Harness {
   ): Promise<{ status: number; json: Record<string, unknown>; headers: Headers }>;
   now: { ms: number };
   messenger: Messenger;
-  close(): Promise<void>;
 }
 
-async function harness(dir: string): Promise<Harness> {
-  const messenger = await Messenger.open(dir, { kdfParams: TEST_KDF });
-  const now = { ms: 1_000_000 };
-  const app = webApp({
-    messenger,
-    token: TOKEN,
-    nodeStatus: () => ({ id: "ab".repeat(32), reachable: true, directorySize: 7 }),
-    hosts: () => allowedHostsFor({ host: "127.0.0.1", port: 7080 }),
-    log: createLogger({ level: "error", sink: () => {} }),
-    clock: () => now.ms,
-  });
+function harness(t: TestWebApp, now: { ms: number }): Harness {
   return {
     now,
-    messenger,
-    close: () => messenger.close(),
+    messenger: t.messenger,
     async call(method, path, options = {}) {
-      const headers: Record<string, string> = {
-        host: HOST,
-        authorization: `Bearer ${TOKEN}`,
-        ...options.headers,
-      };
       const body = options.raw ??
         (options.body === undefined ? undefined : JSON.stringify(options.body));
-      const res = await app.request(`http://${HOST}${path}`, { method, headers, body });
+      const res = await ownerRequest(t.app, method, path, { body, headers: options.headers });
       assertEquals(res.headers.get("cache-control"), "no-store", `${method} ${path}`);
       assert(res.headers.get("content-type")?.startsWith("application/json"), `${method} ${path}`);
       return { status: res.status, json: await res.json(), headers: res.headers };
@@ -55,14 +38,8 @@ async function harness(dir: string): Promise<Harness> {
 }
 
 async function withHarness(fn: (h: Harness, dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "hearth-web-" });
-  const h = await harness(dir);
-  try {
-    await fn(h, dir);
-  } finally {
-    await h.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  const now = { ms: 1_000_000 };
+  await withWebApp((t) => fn(harness(t, now), t.dir), { clock: () => now.ms });
 }
 
 Deno.test("every /api route needs the owner token and a local Host", async () => {
@@ -90,12 +67,12 @@ Deno.test("every /api route needs the owner token and a local Host", async () =>
       });
       assertEquals([wrong.status, wrong.json.error], [401, "unauthorized"]);
       const short = await h.call(method!, path!, {
-        headers: { authorization: `Bearer ${TOKEN.slice(1)}` },
+        headers: { authorization: `Bearer ${TEST_TOKEN.slice(1)}` },
       });
       assertEquals(short.status, 401);
     }
     const basic = await h.call("GET", "/api/status", {
-      headers: { authorization: `Basic ${TOKEN}` },
+      headers: { authorization: `Basic ${TEST_TOKEN}` },
     });
     assertEquals(basic.status, 401);
     for (const host of ["evil.example:7080", "127.0.0.1:7081", "localhost", "attacker.test"]) {
@@ -106,11 +83,11 @@ Deno.test("every /api route needs the owner token and a local Host", async () =>
         "Host not allowed",
       ]);
     }
-    for (const host of ["localhost:7080", "LOCALHOST:7080", "[::1]:7080", HOST]) {
+    for (const host of ["localhost:7080", "LOCALHOST:7080", "[::1]:7080", TEST_HOST]) {
       assertEquals((await h.call("GET", "/api/status", { headers: { host } })).status, 200, host);
     }
     const lower = await h.call("GET", "/api/status", {
-      headers: { authorization: `bearer ${TOKEN}` },
+      headers: { authorization: `bearer ${TEST_TOKEN}` },
     });
     assertEquals(lower.status, 200);
     const other = await h.call("GET", "/v1/info");
@@ -127,19 +104,19 @@ Deno.test("create, conflict, lock, wrong passphrase, unlock and status", async (
     });
     assertEquals((await h.call("GET", "/api/account")).json.error, "not_found");
     assertEquals(
-      (await h.call("POST", "/api/unlock", { body: { passphrase: PASS } })).json.error,
+      (await h.call("POST", "/api/unlock", { body: { passphrase: TEST_PASSPHRASE } })).json.error,
       "not_found",
     );
 
     const created = await h.call("POST", "/api/account", {
-      body: { passphrase: PASS, displayName: "Ada" },
+      body: { passphrase: TEST_PASSPHRASE, displayName: "Ada" },
     });
     assertEquals(created.status, 201);
     const accountId = created.json.accountId as string;
     assertEquals(parseAccountId(accountId).length, 32);
     assertEquals((created.json.recoveryPhrase as string).split(" ").length, 24);
 
-    const again = await h.call("POST", "/api/account", { body: { passphrase: PASS } });
+    const again = await h.call("POST", "/api/account", { body: { passphrase: TEST_PASSPHRASE } });
     assertEquals([again.status, again.json.error], [409, "conflict"]);
 
     const account = await h.call("GET", "/api/account");
@@ -157,7 +134,7 @@ Deno.test("create, conflict, lock, wrong passphrase, unlock and status", async (
     assertEquals([wrong.status, wrong.json.error], [401, "wrong_passphrase"]);
     assertEquals((await h.call("GET", "/api/account")).status, 423);
 
-    const unlocked = await h.call("POST", "/api/unlock", { body: { passphrase: PASS } });
+    const unlocked = await h.call("POST", "/api/unlock", { body: { passphrase: TEST_PASSPHRASE } });
     assertEquals([unlocked.status, unlocked.json.state], [200, "unlocked"]);
     assertEquals((await h.call("GET", "/api/account")).json.accountId, accountId);
   });
@@ -167,7 +144,7 @@ Deno.test("restore from the phrase in a fresh data dir gives the same Account ID
   let phrase = "";
   let accountId = "";
   await withHarness(async (h) => {
-    const created = await h.call("POST", "/api/account", { body: { passphrase: PASS } });
+    const created = await h.call("POST", "/api/account", { body: { passphrase: TEST_PASSPHRASE } });
     phrase = created.json.recoveryPhrase as string;
     accountId = created.json.accountId as string;
   });
@@ -206,24 +183,34 @@ Deno.test("bad input gets a 4xx with a code and changes nothing", async () => {
       ["/api/account", { body: { passphrase: "x".repeat(1025) } }, 413, "too_large"],
       [
         "/api/account",
-        { body: { passphrase: PASS, recoveryPhrase: "abandon ".repeat(24) } },
+        { body: { passphrase: TEST_PASSPHRASE, recoveryPhrase: "abandon ".repeat(24) } },
         400,
         "bad_request",
       ],
       [
         "/api/account",
-        { body: { passphrase: PASS, recoveryPhrase: "one two" } },
+        { body: { passphrase: TEST_PASSPHRASE, recoveryPhrase: "one two" } },
         400,
         "bad_request",
       ],
       [
         "/api/account",
-        { body: { passphrase: PASS, displayName: "x".repeat(65) } },
+        { body: { passphrase: TEST_PASSPHRASE, displayName: "x".repeat(65) } },
         400,
         "bad_request",
       ],
-      ["/api/account", { body: { passphrase: PASS, displayName: "a\u202Eb" } }, 400, "bad_request"],
-      ["/api/account", { body: { passphrase: PASS, displayName: 7 } }, 400, "bad_request"],
+      [
+        "/api/account",
+        { body: { passphrase: TEST_PASSPHRASE, displayName: "a\u202Eb" } },
+        400,
+        "bad_request",
+      ],
+      [
+        "/api/account",
+        { body: { passphrase: TEST_PASSPHRASE, displayName: 7 } },
+        400,
+        "bad_request",
+      ],
       ["/api/unlock", { body: { passphrase: "" } }, 400, "bad_request"],
       ["/api/unlock", { raw: "{" }, 400, "bad_request"],
     ];
@@ -242,29 +229,29 @@ Deno.test("bad input gets a 4xx with a code and changes nothing", async () => {
 
 Deno.test("after 5 wrong passphrases in a row, unlock attempts back off exponentially", async () => {
   await withHarness(async (h) => {
-    await h.call("POST", "/api/account", { body: { passphrase: PASS } });
+    await h.call("POST", "/api/account", { body: { passphrase: TEST_PASSPHRASE } });
     await h.call("POST", "/api/lock");
     const unlock = (passphrase: string) => h.call("POST", "/api/unlock", { body: { passphrase } });
     for (let i = 0; i < FREE_FAILURES; i++) {
       assertEquals((await unlock(`wrong ${i}`)).json.error, "wrong_passphrase", `attempt ${i + 1}`);
     }
     // The right passphrase is refused too while the wait runs, and not counted.
-    const early = await unlock(PASS);
+    const early = await unlock(TEST_PASSPHRASE);
     assertEquals([early.status, early.json.error], [429, "rate_limited"]);
     assertEquals(early.json.retryAfterMs, BASE_WAIT_MS);
     assertEquals(early.headers.get("retry-after"), "1");
     h.now.ms += BASE_WAIT_MS;
     assertEquals((await unlock("wrong again")).json.error, "wrong_passphrase");
     h.now.ms += BASE_WAIT_MS; // the wait is now 2 s: still early
-    const second = await unlock(PASS);
+    const second = await unlock(TEST_PASSPHRASE);
     assertEquals([second.status, second.json.retryAfterMs], [429, BASE_WAIT_MS]);
     h.now.ms += BASE_WAIT_MS;
-    assertEquals((await unlock(PASS)).json.state, "unlocked");
+    assertEquals((await unlock(TEST_PASSPHRASE)).json.state, "unlocked");
     // A success resets the count: five more wrong ones are free again.
     await h.call("POST", "/api/lock");
     for (let i = 0; i < FREE_FAILURES - 1; i++) {
       assertEquals((await unlock(`wrong ${i}`)).status, 401);
     }
-    assertEquals((await unlock(PASS)).status, 200);
+    assertEquals((await unlock(TEST_PASSPHRASE)).status, 200);
   });
 });

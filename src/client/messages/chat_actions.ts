@@ -20,10 +20,10 @@ import {
   editOwnMessage,
   ownReaction,
   queueControl,
-  removeMessages,
   setConversationSettings,
   setOwnReaction,
 } from "./chat_store.ts";
+import { removeMessages } from "./message_removal.ts";
 import {
   conversationById,
   type ConversationView,

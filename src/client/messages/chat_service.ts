@@ -33,12 +33,12 @@ import { type ChatEvent, ChatEvents, type ChatSubscription } from "./chat_events
 import {
   conversationAccess,
   conversationTimer,
-  markConversationRead,
   profileFor,
   queueOutgoing,
   setBlockedState,
   setContactState,
 } from "./chat_store.ts";
+import { markConversationRead } from "./read_marks.ts";
 import {
   contactById,
   type ContactView,

@@ -31,12 +31,14 @@ function png(size = 200): Uint8Array {
   return bytes;
 }
 
+/** How a side is made: an avatar, a clock. */
+interface SideOptions {
+  avatar?: Uint8Array;
+  clock?: () => number;
+}
+
 /** A client with an account row (name "" for none) and a local-only chat. */
-async function side(
-  dir: string,
-  name: string,
-  options: { avatar?: Uint8Array; clock?: () => number } = {},
-): Promise<Side> {
+async function openSide(dir: string, name: string, options: SideOptions = {}): Promise<Side> {
   const vault = await ClientVault.open(`${dir}/${name || "anon"}`, { kdfParams: TEST_KDF });
   await vault.create(TEST_PASS);
   const seed = createSeed();
@@ -56,18 +58,45 @@ async function side(
   return { vault, keys, chat };
 }
 
-async function close(...sides: Side[]): Promise<void> {
-  for (const s of sides) {
-    await s.chat.stop();
-    await s.vault.close();
+/** A side to make: its display name ("" for none), or that with options. */
+type SideSpec = string | ({ name: string } & SideOptions);
+
+/**
+ * Run `fn` with a side for each spec, made in order in a fresh folder;
+ * every side made is stopped and closed, and the folder removed, after.
+ */
+async function withSides<const S extends readonly SideSpec[]>(
+  specs: S,
+  fn: (sides: { -readonly [K in keyof S]: Side }) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "hearth-chat-" });
+  const made: Side[] = [];
+  try {
+    for (const spec of specs) {
+      const { name, ...options } = typeof spec === "string" ? { name: spec } : spec;
+      made.push(await openSide(dir, name, options));
+    }
+    await fn(made as { -readonly [K in keyof S]: Side });
+  } finally {
+    for (const s of made) {
+      await s.chat.stop();
+      await s.vault.close();
+    }
+    await Deno.remove(dir, { recursive: true });
   }
+}
+
+/** Every outbox row of `from`, in queue order; empties its outbox. */
+async function takeOutbox(from: Side) {
+  const rows = await from.vault.db.selectFrom("outbox").selectAll().orderBy("created_at")
+    .orderBy("id").execute();
+  await from.vault.db.deleteFrom("outbox").execute();
+  return rows;
 }
 
 /** Take every outbox envelope of `from` as retrieved items, and empty its outbox. */
 async function drain(from: Side) {
-  const rows = await from.vault.db.selectFrom("outbox").selectAll().orderBy("created_at")
-    .orderBy("id").execute();
-  await from.vault.db.deleteFrom("outbox").execute();
+  const rows = await takeOutbox(from);
   return rows.map((r) => ({
     hash: toHex(randomBytes(32)),
     expiry: 0,
@@ -85,9 +114,7 @@ interface Queued {
 
 /** Open every outbox row of `from` with the keys of `to`, in queue order; empties the outbox. */
 async function queued(from: Side, to: Side): Promise<Queued[]> {
-  const rows = await from.vault.db.selectFrom("outbox").selectAll().orderBy("created_at")
-    .orderBy("id").execute();
-  await from.vault.db.deleteFrom("outbox").execute();
+  const rows = await takeOutbox(from);
   const out: Queued[] = [];
   for (const r of rows) {
     const opened = await openEnvelope(new Uint8Array(r.envelope), to.keys);
@@ -158,10 +185,7 @@ async function incoming(
 }
 
 Deno.test("a first message is a request; accept sends receipts; duplicates and blocked senders are dropped", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "hearth-chat-" });
-  const a = await side(dir, "Ada");
-  const b = await side(dir, "Bob");
-  try {
+  await withSides(["Ada", "Bob"], async ([a, b]) => {
     const sent = await a.chat.send(b.keys.accountId, "hello Bob");
     assertEquals([sent.status, sent.conversationId, sent.text], [
       "queued",
@@ -212,19 +236,11 @@ Deno.test("a first message is a request; accept sends receipts; duplicates and b
     assertEquals(row, undefined);
     assertEquals(await code(b.chat.messages(a.keys.accountId)), "not_found");
     assertEquals((await b.chat.contacts()).map((c) => c.state), ["blocked"]);
-  } finally {
-    await a.chat.stop();
-    await b.chat.stop();
-    await a.vault.close();
-    await b.vault.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("Note to Self stays local; bad input is refused with a code", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "hearth-chat-" });
-  const a = await side(dir, "Ada");
-  try {
+  await withSides(["Ada"], async ([a]) => {
     const note = await a.chat.send(a.keys.accountId, "milk");
     assertEquals([note.status, note.conversationId], ["sent", "self"]);
     assertEquals(await drain(a), []);
@@ -237,17 +253,11 @@ Deno.test("Note to Self stays local; bad input is refused with a code", async ()
     assertEquals(await code(a.chat.messages(toHex(randomBytes(8)))), "bad_account_id");
     assertEquals(await code(a.chat.messages(other.accountId)), "not_found");
     assertEquals(await code(a.chat.decide(other.accountId, "accept")), "not_found");
-  } finally {
-    await a.chat.stop();
-    await a.vault.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("the outbox retries with growing backoff and gives up as failed", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "hearth-chat-" });
-  const a = await side(dir, "Ada");
-  try {
+  await withSides(["Ada"], async ([a]) => {
     const other = await accountKeysFromSeed(createSeed());
     const msg = await a.chat.send(other.accountId, "one");
     let now = Date.now();
@@ -264,20 +274,12 @@ Deno.test("the outbox retries with growing backoff and gives up as failed", asyn
     assertEquals((await a.chat.messages(other.accountId)).map((m) => [m.id, m.status]), [
       [msg.id, "failed"],
     ]);
-  } finally {
-    await a.chat.stop();
-    await a.vault.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("texts carry the profile; the avatar goes once per profile version, and with an accept", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "hearth-chat-" });
   const avatar = png();
-  const a = await side(dir, "Ada", { avatar });
-  const b = await side(dir, "Bob");
-  const n = await side(dir, "");
-  try {
+  await withSides([{ name: "Ada", avatar }, "Bob", ""], async ([a, b, n]) => {
     const to = b.keys.accountId;
     await a.chat.send(to, "one");
     await a.chat.send(to, "two");
@@ -330,18 +332,11 @@ Deno.test("texts carry the profile; the avatar goes once per profile version, an
     await b.chat.send(a.keys.accountId, "hi");
     const [reply] = await queued(b, a);
     assertEquals(reply!.content.profile, { displayName: "Bob" });
-  } finally {
-    await close(a, b, n);
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("a reply names a message of the same conversation", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "hearth-chat-" });
-  const a = await side(dir, "Ada");
-  const b = await side(dir, "Bob");
-  const c = await side(dir, "Cy");
-  try {
+  await withSides(["Ada", "Bob", "Cy"], async ([a, b, c]) => {
     const first = await a.chat.send(b.keys.accountId, "question");
     const reply = await a.chat.send(b.keys.accountId, "and?", { replyTo: first.id });
     assertEquals(reply.replyTo, { id: first.id, sender: a.keys.accountId, text: "question" });
@@ -376,10 +371,7 @@ Deno.test("a reply names a message of the same conversation", async () => {
     assertEquals((await a.chat.send("self", "n2", { replyTo: note.id })).replyTo?.text, "n1");
     assertEquals(await code(a.chat.send("self", "x", { replyTo: reply.id })), "not_found");
     assertEquals(await code(a.chat.send("self", "")), "bad_request");
-  } finally {
-    await close(a, b, c);
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("outgoingTimer: the sender's expiry in both modes; the swarm TTL only after send", () => {
@@ -407,12 +399,8 @@ Deno.test("outgoingTimer: the sender's expiry in both modes; the swarm TTL only 
 });
 
 Deno.test("a conversation's timer: validated, shared with the contact, applied to later texts", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "hearth-chat-" });
   let now = 1_700_000_000_000;
-  const a = await side(dir, "Ada", { clock: () => now });
-  const b = await side(dir, "Bob");
-  const c = await side(dir, "Cy");
-  try {
+  await withSides([{ name: "Ada", clock: () => now }, "Bob", "Cy"], async ([a, b, c]) => {
     const to = b.keys.accountId;
     const before = await a.chat.send(to, "before");
     assertEquals(before.expiresAt, null);
@@ -493,17 +481,11 @@ Deno.test("a conversation's timer: validated, shared with the contact, applied t
     assertEquals(await code(a.chat.conversation(c.keys.accountId)), "not_found");
     assertEquals(await code(a.chat.conversation("self-ish")), "bad_account_id");
     sub.close();
-  } finally {
-    await close(a, b, c);
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("reactions: one per sender, replaced, removed; refused on deleted messages and requests", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "hearth-chat-" });
-  const a = await side(dir, "Ada");
-  const b = await side(dir, "Bob");
-  try {
+  await withSides(["Ada", "Bob"], async ([a, b]) => {
     const to = b.keys.accountId;
     const msg = await a.chat.send(to, "react to me");
     await queued(a, b);
@@ -555,18 +537,12 @@ Deno.test("reactions: one per sender, replaced, removed; refused on deleted mess
     assertEquals((await a.chat.react(note.id, "✅")).reactions.length, 1);
     assertEquals(await queued(a, b), []);
     sub.close();
-  } finally {
-    await close(a, b);
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("edits: only the owner's own undeleted texts, sent with editedAt as their time", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "hearth-chat-" });
   let now = 1_700_000_000_000;
-  const a = await side(dir, "Ada", { clock: () => now });
-  const b = await side(dir, "Bob");
-  try {
+  await withSides([{ name: "Ada", clock: () => now }, "Bob"], async ([a, b]) => {
     const to = b.keys.accountId;
     const msg = await a.chat.send(to, "helo");
     await queued(a, b);
@@ -596,17 +572,11 @@ Deno.test("edits: only the owner's own undeleted texts, sent with editedAt as th
     const note = await a.chat.send("self", "draft");
     assertEquals((await a.chat.edit(note.id, "final")).text, "final");
     assertEquals((await queued(a, b)).map((q) => q.content.type), ["delete"]);
-  } finally {
-    await close(a, b);
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("delete for everyone leaves a tombstone; delete for me removes the row and its outbox item", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "hearth-chat-" });
-  const a = await side(dir, "Ada");
-  const b = await side(dir, "Bob");
-  try {
+  await withSides(["Ada", "Bob"], async ([a, b]) => {
     const to = b.keys.accountId;
     const msg = await a.chat.send(to, "oops");
     await a.chat.react(msg.id, "🙈");
@@ -657,18 +627,11 @@ Deno.test("delete for everyone leaves a tombstone; delete for me removes the row
     assertEquals((await a.chat.deleteMessage(note.id, "everyone"))?.deleted, true);
     assertEquals(await queued(a, b), []);
     sub.close();
-  } finally {
-    await close(a, b);
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("typing indicators go only to contacts, only when enabled, and live 10 s", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "hearth-chat-" });
-  const a = await side(dir, "Ada");
-  const b = await side(dir, "Bob");
-  const c = await side(dir, "Cy");
-  try {
+  await withSides(["Ada", "Bob", "Cy"], async ([a, b, c]) => {
     const to = b.keys.accountId;
     await a.chat.send(to, "hi");
     await queued(a, b);
@@ -696,19 +659,12 @@ Deno.test("typing indicators go only to contacts, only when enabled, and live 10
     assertEquals(await drain(b), []);
     // deno-lint-ignore no-explicit-any
     assertEquals(await code(a.chat.typing(to, "yes" as any)), "bad_request");
-  } finally {
-    await close(a, b, c);
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("reading marks read, starts after-read timers, and sends read receipts only when enabled", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "hearth-chat-" });
   let now = 1_700_000_000_000;
-  const a = await side(dir, "Ada", { clock: () => now });
-  const b = await side(dir, "Bob");
-  const r = await side(dir, "Rae");
-  try {
+  await withSides([{ name: "Ada", clock: () => now }, "Bob", "Rae"], async ([a, b, r]) => {
     const from = b.keys.accountId;
     const plain = await incoming(a, b, { sentAt: 1 });
     const timed = await incoming(a, b, { sentAt: 2, expireAfterRead: 30 });
@@ -758,18 +714,11 @@ Deno.test("reading marks read, starts after-read timers, and sends read receipts
     assertEquals((await a.chat.conversation("self")).lastMessage, null);
     assertEquals(await code(a.chat.messages("hearth1nope")), "bad_account_id");
     sub.close();
-  } finally {
-    await close(a, b, r);
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("block and unblock a peer; peers' avatars", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "hearth-chat-" });
-  const a = await side(dir, "Ada");
-  const b = await side(dir, "Bob");
-  const c = await side(dir, "Cy");
-  try {
+  await withSides(["Ada", "Bob", "Cy"], async ([a, b, c]) => {
     const to = b.keys.accountId;
     await a.chat.send(to, "hi");
     const sub = a.chat.events();
@@ -798,17 +747,11 @@ Deno.test("block and unblock a peer; peers' avatars", async () => {
     assertEquals(await code(a.chat.avatar("hearth1nope")), "bad_account_id");
     assert(parseAccountId(to).length === 32);
     sub.close();
-  } finally {
-    await close(a, b, c);
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("a reply, reaction, edit, delete and timer reach the peer end to end", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "hearth-chat-" });
-  const a = await side(dir, "Ada");
-  const b = await side(dir, "Bob");
-  try {
+  await withSides(["Ada", "Bob"], async ([a, b]) => {
     const to = b.keys.accountId;
     const first = await a.chat.send(to, "first");
     await b.chat.receive(await drain(a));
@@ -839,17 +782,11 @@ Deno.test("a reply, reaction, edit, delete and timer reach the peer end to end",
       (await b.chat.messages(a.keys.accountId)).find((m) => m.id === first.id)?.deleted,
       true,
     );
-  } finally {
-    await close(a, b);
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("an after-read timer started by reading wakes the sweeper, which removes the message", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "hearth-chat-" });
-  const a = await side(dir, "Ada");
-  const b = await side(dir, "Bob");
-  try {
+  await withSides(["Ada", "Bob"], async ([a, b]) => {
     const id = await incoming(a, b, { expireAfterRead: 1 });
     const sub = a.chat.events();
     await a.chat.messages(b.keys.accountId);
@@ -863,8 +800,5 @@ Deno.test("an after-read timer started by reading wakes the sweeper, which remov
     assertEquals(seen[1], { type: "removed", conversationId: b.keys.accountId, ids: [id] });
     assertEquals(await a.chat.messages(b.keys.accountId), []);
     sub.close();
-  } finally {
-    await close(a, b);
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

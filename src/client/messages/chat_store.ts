@@ -1,13 +1,14 @@
 /**
  * The client database's side of the owner's own actions: queueing an
  * outgoing message (message row and outbox row in one transaction), control
- * items, the owner's reactions, edits and deletes, reading a conversation,
- * conversation settings, contacts and message requests, and the removal of
- * messages (deleted for the owner, or expired). Incoming items are stored by
- * incoming_store.ts; the views are in chat_views.ts.
+ * items, the owner's reactions, edits and deletes, conversation settings,
+ * contacts and message requests. Removing messages (deleted for the owner,
+ * or expired) is in message_removal.ts, reading a conversation in
+ * read_marks.ts; incoming items are stored by incoming_store.ts; the views
+ * are in chat_views.ts.
  * @module
  */
-import { type Kysely, sql } from "kysely";
+import type { Kysely } from "kysely";
 import { HearthError } from "../../shared/errors.ts";
 import { sniffAvatarType } from "../account/mod.ts";
 import type {
@@ -23,9 +24,6 @@ import { type ContentProfile, MAX_AVATAR_BYTES } from "./content.ts";
 export type { ContactView, ConversationView, MessageView } from "./chat_views.ts";
 
 type Db = Kysely<ClientDb>;
-
-/** Ids per statement when a list of ids is bound (well under SQLite's variable limit). */
-const ID_CHUNK = 500;
 
 /** An outgoing message ready to queue: its row and its sealed envelope. */
 export interface QueuedMessage {
@@ -71,22 +69,6 @@ export interface ActionOptions {
   queue?: ControlItem;
   /** Current time, ms. */
   now: number;
-}
-
-/** Messages removed from one conversation. */
-export interface RemovedMessages {
-  /** The peer's Account ID, or "self". */
-  conversationId: string;
-  /** The removed message ids. */
-  ids: string[];
-}
-
-/** What reading a conversation changed. */
-export interface ReadResult {
-  /** Incoming messages that went from `delivered` to `read`. */
-  read: string[];
-  /** Incoming messages whose after-read timer started. */
-  timerStarted: string[];
 }
 
 /** A conversation the owner can see: Note to Self, or one with a contact or a request. */
@@ -431,100 +413,4 @@ export async function deleteOwnForEveryone(
     if (options.queue) await insertOutbox(tx, options.queue, { now: options.now, messageId: null });
     return true;
   });
-}
-
-/**
- * Remove messages from this node: their rows, reactions and outbox rows,
- * in one transaction; an unread incoming one leaves its conversation's
- * unread count.
- * @returns what went, per conversation
- */
-export async function removeMessages(db: Db, ids: readonly string[]): Promise<RemovedMessages[]> {
-  if (ids.length === 0) return [];
-  const byConversation = new Map<string, string[]>();
-  await db.transaction().execute(async (tx) => {
-    for (let i = 0; i < ids.length; i += ID_CHUNK) {
-      const chunk = ids.slice(i, i + ID_CHUNK);
-      const rows = await tx.selectFrom("messages")
-        .select(["id", "conversation_id", "direction", "status"])
-        .where("id", "in", chunk).execute();
-      if (rows.length === 0) continue;
-      const found = rows.map((r) => r.id);
-      await tx.deleteFrom("reactions").where("message_id", "in", found).execute();
-      await tx.deleteFrom("outbox").where("message_id", "in", found).execute();
-      await tx.deleteFrom("messages").where("id", "in", found).execute();
-      const unread = new Map<string, number>();
-      for (const r of rows) {
-        const list = byConversation.get(r.conversation_id) ?? [];
-        list.push(r.id);
-        byConversation.set(r.conversation_id, list);
-        if (r.direction === "in" && r.status === "delivered") {
-          unread.set(r.conversation_id, (unread.get(r.conversation_id) ?? 0) + 1);
-        }
-      }
-      for (const [id, n] of unread) {
-        await tx.updateTable("conversations")
-          .set({ unread_count: sql<number>`max(0, unread_count - ${n})` })
-          .where("id", "=", id).execute();
-      }
-    }
-  });
-  return [...byConversation].map(([conversationId, list]) => ({ conversationId, ids: list }));
-}
-
-/**
- * Remove every message whose `expires_at` has passed (as {@link removeMessages}).
- * @returns what went, per conversation
- */
-export async function removeExpired(db: Db, now: number): Promise<RemovedMessages[]> {
-  const rows = await db.selectFrom("messages").select("id")
-    .where("expires_at", "is not", null).where("expires_at", "<=", now).execute();
-  return await removeMessages(db, rows.map((r) => r.id));
-}
-
-/** The earliest `expires_at` of any message, or undefined when none has a timer. */
-export async function nextExpiry(db: Db): Promise<number | undefined> {
-  const row = await db.selectFrom("messages").select("expires_at")
-    .where("expires_at", "is not", null).orderBy("expires_at").limit(1).executeTakeFirst();
-  return row?.expires_at ?? undefined;
-}
-
-/**
- * Mark a conversation read: its incoming `delivered` messages become
- * `read`, its unread count 0, and the after-read timers of its incoming
- * messages start (`expires_at = now + expire_after_read` seconds), in one
- * transaction.
- * @returns the ids that became read, and those whose timer started
- */
-export async function markConversationRead(
-  db: Db,
-  conversationId: string,
-  now: number,
-): Promise<ReadResult> {
-  return await db.transaction().execute(async (tx) => {
-    const read = await tx.updateTable("messages").set({ status: "read" })
-      .where("conversation_id", "=", conversationId).where("direction", "=", "in")
-      .where("status", "=", "delivered").returning(["id", "sent_at"]).execute();
-    const started = await tx.updateTable("messages")
-      .set({ expires_at: sql<number>`${now} + expire_after_read * 1000` })
-      .where("conversation_id", "=", conversationId).where("direction", "=", "in")
-      .where("expire_after_read", "is not", null).where("expires_at", "is", null)
-      .returning(["id", "sent_at"]).execute();
-    await tx.updateTable("conversations").set({ unread_count: 0 })
-      .where("id", "=", conversationId).where("unread_count", "!=", 0).execute();
-    const ordered = (rows: { id: string; sent_at: number }[]) =>
-      rows.sort((a, b) => a.sent_at - b.sent_at || (a.id < b.id ? -1 : 1)).map((r) => r.id);
-    return { read: ordered(read), timerStarted: ordered(started) };
-  });
-}
-
-/**
- * Forget the hashes of items handled before `olderThan` (the swarm has
- * dropped those items by then, so they cannot come back).
- * @returns how many went
- */
-export async function pruneSeenHashes(db: Db, olderThan: number): Promise<number> {
-  const res = await db.deleteFrom("seen_hashes").where("seen_at", "<", olderThan)
-    .executeTakeFirst();
-  return Number(res.numDeletedRows);
 }

@@ -1,14 +1,11 @@
 import { assertEquals } from "../../../tests/assert.ts";
 import { randomBytes } from "../../shared/crypto/bytes.ts";
-import { openDatabase } from "../../shared/db/open.ts";
-import { type ClientDb, clientMigrations } from "../db/schema.ts";
 import { queueControl } from "./chat_store.ts";
 import { newMessageId } from "./content.ts";
+import { withClientDb } from "./test_chat_db.ts";
 
 Deno.test("items queued in the same millisecond keep their order in the outbox", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "hearth-chat-store-" });
-  const { db, close } = await openDatabase<ClientDb>(`${dir}/client.db`, clientMigrations);
-  try {
+  await withClientDb(async (db) => {
     const ids: string[] = [];
     for (let i = 0; i < 30; i++) {
       const id = newMessageId();
@@ -27,8 +24,5 @@ Deno.test("items queued in the same millisecond keep their order in the outbox",
     const other = await db.selectFrom("outbox").select("created_at")
       .where("recipient", "=", "other").executeTakeFirstOrThrow();
     assertEquals(other.created_at, 1_000, "another recipient's clock is its own");
-  } finally {
-    await close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

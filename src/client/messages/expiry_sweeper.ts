@@ -10,7 +10,9 @@
  */
 import type { Kysely } from "kysely";
 import type { ClientDb } from "../db/schema.ts";
-import { nextExpiry, pruneSeenHashes, type RemovedMessages, removeExpired } from "./chat_store.ts";
+import { pruneSeenHashes } from "./incoming_store.ts";
+import { nextExpiry, type RemovedMessages, removeExpired } from "./message_removal.ts";
+import { WakeTimer } from "./wake_timer.ts";
 
 /** The longest sleep between two sweeps, ms. */
 export const MAX_SWEEP_SLEEP_MS = 60_000;
@@ -37,10 +39,8 @@ export class ExpirySweeper {
   readonly #clock: () => number;
   readonly #onRemoved: ((removed: RemovedMessages) => void) | undefined;
   readonly #maxSleepMs: number;
+  readonly #timer = new WakeTimer();
   #nextPruneAt = -Infinity;
-  #stopped = false;
-  #kicked = false;
-  #wake: (() => void) | undefined;
   #loop: Promise<void> | undefined;
 
   /** Create a sweeper over the client database. */
@@ -58,14 +58,12 @@ export class ExpirySweeper {
 
   /** Look again now: a message got an expiry. */
   kick(): void {
-    this.#kicked = true;
-    this.#wake?.();
+    this.#timer.kick();
   }
 
   /** Stop the loop and wait for the sweep in flight. */
   async stop(): Promise<void> {
-    this.#stopped = true;
-    this.#wake?.();
+    this.#timer.stop();
     await this.#loop;
   }
 
@@ -84,8 +82,7 @@ export class ExpirySweeper {
   }
 
   async #run(): Promise<void> {
-    while (!this.#stopped) {
-      this.#kicked = false;
+    while (this.#timer.next()) {
       let next: number | undefined;
       let failed = false;
       try {
@@ -93,23 +90,10 @@ export class ExpirySweeper {
       } catch {
         failed = true; // The database went away or is busy: try again after a full sleep.
       }
-      if (this.#stopped) break;
-      if (this.#kicked) continue;
       const now = this.#clock();
       let wait = Math.min(this.#maxSleepMs, this.#nextPruneAt - now);
       if (!failed && next !== undefined) wait = Math.min(wait, next - now);
-      await this.#sleep(Math.max(0, wait));
+      await this.#timer.sleep(Math.max(0, wait)); // at once when kicked or stopped meanwhile
     }
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
-      this.#wake = done;
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-    }).finally(() => this.#wake = undefined);
   }
 }

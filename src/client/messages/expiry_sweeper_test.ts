@@ -2,7 +2,7 @@ import { assert, assertEquals } from "../../../tests/assert.ts";
 import { randomBytes, toHex } from "../../shared/crypto/mod.ts";
 import { TEST_KDF, TEST_PASS } from "../db/_test_helpers.ts";
 import { ClientVault } from "../db/vault.ts";
-import type { RemovedMessages } from "./chat_store.ts";
+import type { RemovedMessages } from "./message_removal.ts";
 import { ExpirySweeper, PRUNE_EVERY_MS, SEEN_HASH_MAX_AGE_MS } from "./expiry_sweeper.ts";
 
 const T0 = 1_700_000_000_000;

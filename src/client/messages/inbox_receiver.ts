@@ -41,6 +41,7 @@ import { INBOX_NS } from "./outbox_worker.ts";
 import type { ChatEvent, StatusChange } from "./chat_events.ts";
 import { contactById, conversationById, messageById, type MessageView } from "./chat_views.ts";
 import { readSettings } from "./settings.ts";
+import { pause } from "./wake_timer.ts";
 
 /** How long one retrieve waits for something new, ms (the relay allows 25,000). */
 export const LONG_POLL_MS = 20_000;
@@ -306,16 +307,4 @@ export class InboxReceiver {
 /** The profile riding along with content, as an optional field. */
 function profileOf(content: MessageContent): { profile?: ContentProfile } {
   return content.profile ? { profile: content.profile } : {};
-}
-
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-  });
 }

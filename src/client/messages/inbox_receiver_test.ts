@@ -1,14 +1,13 @@
 import type { Kysely } from "kysely";
 import { assert, assertEquals } from "../../../tests/assert.ts";
 import { randomBytes, sha256, toHex } from "../../shared/crypto/mod.ts";
-import { openDatabase } from "../../shared/db/open.ts";
 import {
   type AccountKeys,
   accountKeysFromSeed,
   createSeed,
   formatAccountId,
 } from "../account/mod.ts";
-import { type ClientDb, clientMigrations } from "../db/schema.ts";
+import type { ClientDb } from "../db/schema.ts";
 import { type RetrievedItem, SwarmClient } from "../network/swarm_client.ts";
 import type { ChatEvent, StatusChange } from "./chat_events.ts";
 import { queueOutgoing, setContactState } from "./chat_store.ts";
@@ -24,6 +23,7 @@ import { openEnvelope, sealEnvelope } from "./envelope.ts";
 import { InboxReceiver, type InboxReceiverOptions, TYPING_FRESH_MS } from "./inbox_receiver.ts";
 import { contactState, isSeen } from "./incoming_store.ts";
 import { writeSettings } from "./settings.ts";
+import { withClientDb } from "./test_chat_db.ts";
 import { type TestAccount, testAccount } from "./test_keys.ts";
 
 const START = 1_700_000_000_000;
@@ -57,13 +57,11 @@ async function withReceiver(
   fn: (h: Harness) => Promise<void>,
   options: Partial<InboxReceiverOptions> = {},
 ): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "hearth-receiver-" });
-  const opened = await openDatabase<ClientDb>(`${dir}/client.db`, clientMigrations);
-  try {
+  await withClientDb(async (db) => {
     const owner = await accountKeysFromSeed(createSeed());
     const peer = await testAccount();
     const h: Harness = {
-      db: opened.db,
+      db,
       owner,
       peer,
       peerId: formatAccountId(peer.signing.publicKey),
@@ -85,7 +83,7 @@ async function withReceiver(
         return idOf(it, h);
       },
     };
-    h.receiver = new InboxReceiver(opened.db, new SwarmClient({ nodes: () => [] }), {
+    h.receiver = new InboxReceiver(db, new SwarmClient({ nodes: () => [] }), {
       keys: owner,
       nodes: () => [],
       clock: () => h.now,
@@ -98,10 +96,7 @@ async function withReceiver(
       ...options,
     });
     await fn(h);
-  } finally {
-    await opened.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 }
 
 /** The content id sealed in an item (read back through the owner's keys). */

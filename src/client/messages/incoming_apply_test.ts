@@ -1,8 +1,7 @@
 import type { Kysely } from "kysely";
 import { assert, assertEquals } from "../../../tests/assert.ts";
 import { randomBytes, sha256, toHex } from "../../shared/crypto/mod.ts";
-import { openDatabase } from "../../shared/db/open.ts";
-import { type ClientDb, clientMigrations } from "../db/schema.ts";
+import type { ClientDb } from "../db/schema.ts";
 import { queueOutgoing } from "./chat_store.ts";
 import { newMessageId } from "./content.ts";
 import {
@@ -13,21 +12,11 @@ import {
   applyTimer,
 } from "./incoming_apply.ts";
 import { contactState, type IncomingItem, isSeen, storeIncoming } from "./incoming_store.ts";
+import { withClientDb } from "./test_chat_db.ts";
 
 const NOW = 1_700_000_000_000;
 const PEER = "peer-account";
 const OTHER = "other-account";
-
-async function withDb(fn: (db: Kysely<ClientDb>) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "hearth-apply-" });
-  const opened = await openDatabase<ClientDb>(`${dir}/client.db`, clientMigrations);
-  try {
-    await fn(opened.db);
-  } finally {
-    await opened.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 /** An item from `sender` with a random hash, sent at `sentAt`. */
 function item(sentAt: number, sender = PEER): IncomingItem {
@@ -66,7 +55,7 @@ async function reactions(db: Kysely<ClientDb>, id: string) {
 }
 
 Deno.test("an edit applies only to the sender's own live message, and only when newer", async () => {
-  await withDb(async (db) => {
+  await withClientDb(async (db) => {
     const id = await incoming(db, 100);
     const foreign = await incoming(db, 100, OTHER);
     const mine = await outgoing(db);
@@ -100,7 +89,7 @@ Deno.test("an edit applies only to the sender's own live message, and only when 
 });
 
 Deno.test("a delete for everyone leaves a tombstone without reactions; foreign ones are ignored", async () => {
-  await withDb(async (db) => {
+  await withClientDb(async (db) => {
     const id = await incoming(db, 100);
     const foreign = await incoming(db, 100, OTHER);
     const mine = await outgoing(db);
@@ -123,7 +112,7 @@ Deno.test("a delete for everyone leaves a tombstone without reactions; foreign o
 });
 
 Deno.test("reactions: one per sender, the newer wins whatever the arrival order", async () => {
-  await withDb(async (db) => {
+  await withClientDb(async (db) => {
     const theirs = await incoming(db, 100);
     const mine = await outgoing(db);
     const elsewhere = await outgoing(db, OTHER);
@@ -153,7 +142,7 @@ Deno.test("reactions: one per sender, the newer wins whatever the arrival order"
 });
 
 Deno.test("a timer change from a contact or request sets the conversation, creating it", async () => {
-  await withDb(async (db) => {
+  await withClientDb(async (db) => {
     const conv = (id: string) =>
       db.selectFrom("conversations").select(["disappearing_mode", "disappearing_seconds"])
         .where("id", "=", id).executeTakeFirst();
@@ -184,7 +173,7 @@ Deno.test("a timer change from a contact or request sets the conversation, creat
 });
 
 Deno.test("a request accept makes a request a contact and nothing else", async () => {
-  await withDb(async (db) => {
+  await withClientDb(async (db) => {
     const a = { ...item(100) };
     assertEquals(await applyAccept(db, a), false, "a stranger stays unknown");
     assert(await isSeen(db, a.hash));

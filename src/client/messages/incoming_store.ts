@@ -1,7 +1,8 @@
 /**
- * The client database's side of receiving 1:1: item hashes already handled,
- * storing an incoming text (de-duplicated by item hash and message id, with
- * its reply and its disappearing timer), receipts and the sender's profile.
+ * The client database's side of receiving 1:1: item hashes already handled
+ * (forgotten once the swarm has dropped their items), storing an incoming
+ * text (de-duplicated by item hash and message id, with its reply and its
+ * disappearing timer), receipts and the sender's profile.
  * Each applies its change and marks the item hash seen in one transaction.
  * Edits, deletes, reactions, timers and request accepts are in
  * incoming_apply.ts.
@@ -92,6 +93,17 @@ export async function isSeen(db: Db, hash: string): Promise<boolean> {
 export async function markSeen(db: Db, hash: string, now: number): Promise<void> {
   await db.insertInto("seen_hashes").values({ hash: hexBytes(hash), seen_at: now })
     .onConflict((oc) => oc.column("hash").doNothing()).execute();
+}
+
+/**
+ * Forget the hashes of items handled before `olderThan` (the swarm has
+ * dropped those items by then, so they cannot come back).
+ * @returns how many went
+ */
+export async function pruneSeenHashes(db: Db, olderThan: number): Promise<number> {
+  const res = await db.deleteFrom("seen_hashes").where("seen_at", "<", olderThan)
+    .executeTakeFirst();
+  return Number(res.numDeletedRows);
 }
 
 /** A peer's state, or undefined when unknown. */

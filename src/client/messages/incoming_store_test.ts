@@ -2,8 +2,7 @@ import type { Kysely } from "kysely";
 import { assert, assertEquals, assertRejects } from "../../../tests/assert.ts";
 import { randomBytes, sha256, toHex } from "../../shared/crypto/mod.ts";
 import { HearthError } from "../../shared/errors.ts";
-import { openDatabase } from "../../shared/db/open.ts";
-import { type ClientDb, clientMigrations } from "../db/schema.ts";
+import type { ClientDb } from "../db/schema.ts";
 import { queueOutgoing } from "./chat_store.ts";
 import { newMessageId } from "./content.ts";
 import {
@@ -17,22 +16,12 @@ import {
   markRead,
   storeIncoming,
 } from "./incoming_store.ts";
+import { withClientDb } from "./test_chat_db.ts";
 
 const NOW = 1_700_000_000_000;
 const PEER = "peer-account";
 const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]);
 const WEBP = new Uint8Array([0x52, 0x49, 0x46, 0x46, 9, 0, 0, 0, 0x57, 0x45, 0x42, 0x50, 7]);
-
-async function withDb(fn: (db: Kysely<ClientDb>) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "hearth-incoming-" });
-  const opened = await openDatabase<ClientDb>(`${dir}/client.db`, clientMigrations);
-  try {
-    await fn(opened.db);
-  } finally {
-    await opened.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 /** A fresh item from PEER: a random hash, sent `ago` ms before NOW. */
 function item(ago = 1_000, sender = PEER): IncomingItem {
@@ -49,7 +38,7 @@ async function contact(db: Kysely<ClientDb>, id = PEER) {
 }
 
 Deno.test("storeIncoming keeps reply_to, sets timers and drops a text whose timer ran out", async () => {
-  await withDb(async (db) => {
+  await withClientDb(async (db) => {
     const first = { ...item(5_000), id: newMessageId(), text: "one" };
     assertEquals(await storeIncoming(db, first), { outcome: "stored", profileChanged: false });
     assertEquals((await contact(db))?.state, "request");
@@ -96,7 +85,7 @@ Deno.test("storeIncoming keeps reply_to, sets timers and drops a text whose time
 });
 
 Deno.test("storeIncoming stores a message id once and makes a declined sender a request again", async () => {
-  await withDb(async (db) => {
+  await withClientDb(async (db) => {
     const m = { ...item(), id: newMessageId(), text: "hi", profile: { displayName: "Ada" } };
     assertEquals(await storeIncoming(db, m), { outcome: "stored", profileChanged: false });
     assertEquals((await contact(db))?.display_name, "Ada");
@@ -115,7 +104,7 @@ Deno.test("storeIncoming stores a message id once and makes a declined sender a 
 });
 
 Deno.test("applyPeerProfile sets, clears and ignores avatars and refuses spoofing names", async () => {
-  await withDb(async (db) => {
+  await withClientDb(async (db) => {
     assertEquals(await applyPeerProfile(db, PEER, { displayName: "Ada" }), false);
     assertEquals(await contact(db), undefined, "an unknown peer is not added");
     await db.insertInto("contacts").values({
@@ -155,7 +144,7 @@ Deno.test("applyPeerProfile sets, clears and ignores avatars and refuses spoofin
 });
 
 Deno.test("receipts move only the owner's messages to that peer, never back", async () => {
-  await withDb(async (db) => {
+  await withClientDb(async (db) => {
     const ids: string[] = [];
     for (const peer of [PEER, PEER, PEER, PEER, "other"]) {
       const id = newMessageId();

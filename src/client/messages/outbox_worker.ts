@@ -30,6 +30,7 @@ import { swarmKeyOf } from "../../shared/swarm_map.ts";
 import { parseAccountId } from "../account/mod.ts";
 import type { ClientDb } from "../db/schema.ts";
 import type { StatusChange } from "./chat_events.ts";
+import { WakeTimer } from "./wake_timer.ts";
 
 /** The public inbox namespace (PROTOCOL §5). */
 export const INBOX_NS = 0;
@@ -128,9 +129,7 @@ export class OutboxWorker {
   readonly #lanes = new Map<string, Promise<void>>();
   /** Recipients held back after an unexpected error, until the time given. */
   readonly #held = new Map<string, number>();
-  #stopped = false;
-  #wake: (() => void) | undefined;
-  #kicked = false;
+  readonly #timer = new WakeTimer();
   #loop: Promise<void> | undefined;
   /** The last scheduling pass: passes run one after another. */
   #pass: Promise<unknown> = Promise.resolve();
@@ -156,8 +155,7 @@ export class OutboxWorker {
 
   /** Look at the outbox now (after a send). */
   kick(): void {
-    this.#kicked = true;
-    this.#wake?.();
+    this.#timer.kick();
   }
 
   /**
@@ -165,8 +163,7 @@ export class OutboxWorker {
    * @returns when the loop and every lane have ended
    */
   async stop(): Promise<void> {
-    this.#stopped = true;
-    this.#wake?.();
+    this.#timer.stop();
     await this.#loop;
     await Promise.all(this.#lanes.values());
   }
@@ -235,7 +232,7 @@ export class OutboxWorker {
       } else if (head.next_attempt_at > dueBy) {
         later(head.next_attempt_at);
       } else if (
-        !this.#stopped && !this.#lanes.has(recipient) && this.#lanes.size < OUTBOX_CONCURRENCY
+        !this.#timer.stopped && !this.#lanes.has(recipient) && this.#lanes.size < OUTBOX_CONCURRENCY
       ) {
         this.#held.delete(recipient);
         this.#lanes.set(recipient, this.#lane(recipient));
@@ -253,7 +250,7 @@ export class OutboxWorker {
     // Let #plan record the lane before it can end.
     await Promise.resolve();
     try {
-      while (!this.#stopped) {
+      while (!this.#timer.stopped) {
         const item = await this.#head(recipient);
         if (item === undefined) break;
         if (item.message_id !== null && item.present === null) {
@@ -344,8 +341,7 @@ export class OutboxWorker {
   }
 
   async #run(): Promise<void> {
-    while (!this.#stopped) {
-      this.#kicked = false;
+    while (this.#timer.next()) {
       let next: number | undefined;
       try {
         next = await this.#schedule(this.#clock());
@@ -353,18 +349,9 @@ export class OutboxWorker {
         this.#log.warn("schedule_error");
         next = this.#clock() + BASE_BACKOFF_MS;
       }
-      if (this.#stopped || this.#kicked) continue;
       const delay = next === undefined ? MAX_BACKOFF_MS : Math.max(0, next - this.#clock());
-      if (delay === 0) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, delay);
-        function done() {
-          clearTimeout(timer);
-          resolve();
-        }
-        this.#wake = done;
-      });
-      this.#wake = undefined;
+      // No sleep when due now; at once when kicked or stopped meanwhile.
+      if (delay > 0) await this.#timer.sleep(delay);
     }
   }
 }

@@ -1,11 +1,10 @@
 import { assert, assertEquals } from "../../../tests/assert.ts";
 import { MAX_INBOX_TTL_MS, MIN_TTL_MS } from "../../shared/codec/limits.ts";
 import { randomBytes, toHex } from "../../shared/crypto/mod.ts";
-import { openDatabase } from "../../shared/db/open.ts";
 import { HearthError } from "../../shared/errors.ts";
 import { swarmKeyOf } from "../../shared/swarm_map.ts";
 import { accountKeysFromSeed, createSeed, parseAccountId } from "../account/mod.ts";
-import { type ClientDb, clientMigrations } from "../db/schema.ts";
+import type { ClientDb } from "../db/schema.ts";
 import type { StatusChange } from "./chat_events.ts";
 import {
   backoffMs,
@@ -16,6 +15,7 @@ import {
   OUTBOX_GIVE_UP_MS,
   OutboxWorker,
 } from "./outbox_worker.ts";
+import { withClientDb } from "./test_chat_db.ts";
 import type { Kysely } from "kysely";
 
 const T0 = 1_800_000_000_000;
@@ -102,27 +102,27 @@ interface Fixture {
 
 /** Run `fn` over a fresh client database, `n` recipients and a worker with a settable clock. */
 async function withWorker(n: number, fn: (f: Fixture) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "hearth-outbox-" });
-  const opened = await openDatabase<ClientDb>(`${dir}/client.db`, clientMigrations);
-  const recipients: string[] = [];
-  for (let i = 0; i < n; i++) recipients.push((await accountKeysFromSeed(createSeed())).accountId);
-  const inbox = new InboxDouble(recipients);
-  const statuses: StatusChange[] = [];
-  const clock = { now: T0 };
-  const worker = new OutboxWorker(opened.db, inbox, {
-    clock: () => clock.now,
-    onStatus: (s) => statuses.push(s),
+  await withClientDb(async (db) => {
+    const recipients: string[] = [];
+    for (let i = 0; i < n; i++) {
+      recipients.push((await accountKeysFromSeed(createSeed())).accountId);
+    }
+    const inbox = new InboxDouble(recipients);
+    const statuses: StatusChange[] = [];
+    const clock = { now: T0 };
+    const worker = new OutboxWorker(db, inbox, {
+      clock: () => clock.now,
+      onStatus: (s) => statuses.push(s),
+    });
+    try {
+      await fn({ db, recipients, inbox, statuses, clock, worker });
+    } finally {
+      inbox.holding.clear();
+      inbox.holdAll = false;
+      inbox.release();
+      await worker.stop();
+    }
   });
-  try {
-    await fn({ db: opened.db, recipients, inbox, statuses, clock, worker });
-  } finally {
-    inbox.holding.clear();
-    inbox.holdAll = false;
-    inbox.release();
-    await worker.stop();
-    await opened.close();
-    await Deno.remove(dir, { recursive: true });
-  }
 }
 
 /**
