@@ -5,7 +5,7 @@
  * The start of a bare Deno process is measured too, for context.
  * @module
  */
-import { freePort, MAIN_PATH, NODE_PERMISSIONS } from "../tools/devnet_lib.ts";
+import { freePort, MAIN_PATH, NODE_RUN_FLAGS } from "../tools/devnet_lib.ts";
 import { rssMiB } from "./process_metrics.ts";
 import { median, round } from "./stats.ts";
 
@@ -59,7 +59,7 @@ export async function timeNodeStart(
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
-      ...NODE_PERMISSIONS,
+      ...NODE_RUN_FLAGS,
       MAIN_PATH,
       "--data-dir",
       dataDir,

@@ -4,11 +4,11 @@
  * node joins it with --seed; SIGTERM stops cleanly; a restart needs no seed.
  */
 import { assert, assertEquals } from "./assert.ts";
-import { freePort, infoOf, MAIN_PATH, NODE_PERMISSIONS, waitFor } from "../tools/devnet_lib.ts";
+import { freePort, infoOf, MAIN_PATH, NODE_RUN_FLAGS, waitFor } from "../tools/devnet_lib.ts";
 
 async function runOnce(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...NODE_PERMISSIONS, MAIN_PATH, ...args],
+    args: ["run", ...NODE_RUN_FLAGS, MAIN_PATH, ...args],
     stdin: "null",
     env: { NO_COLOR: "1" },
   }).output();
@@ -23,7 +23,7 @@ interface Running {
 
 function start(args: string[]): Running {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...NODE_PERMISSIONS, MAIN_PATH, ...args],
+    args: ["run", ...NODE_RUN_FLAGS, MAIN_PATH, ...args],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -50,6 +50,15 @@ function start(args: string[]): Running {
     },
   };
 }
+
+Deno.test("deno task start and compile run a node as the tests and the benchmark do", async () => {
+  const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+  for (const task of ["start", "compile"]) {
+    const words: string[] = config.tasks[task].split(/\s+/);
+    for (const flag of NODE_RUN_FLAGS) assert(words.includes(flag), `${task} lacks ${flag}`);
+    assertEquals(words.at(-1), "main.ts");
+  }
+});
 
 Deno.test("a bad flag or value prints one line and exits with code 2", async () => {
   for (const args of [["--bogus"], ["--listen", "nope"], ["--seed"], ["--pow-bits", "99"]]) {
