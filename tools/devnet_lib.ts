@@ -71,7 +71,10 @@ export function freePort(): number {
 export async function spawnNode(options: SpawnOptions): Promise<NodeProcess> {
   await Deno.mkdir(options.dataDir, { recursive: true });
   const addr = `127.0.0.1:${options.port}`;
-  const webAddr = `127.0.0.1:${options.webPort ?? freePort()}`;
+  let webPort = options.webPort ?? freePort();
+  // Two free ports picked one after the other can be the same one.
+  while (options.webPort === undefined && webPort === options.port) webPort = freePort();
+  const webAddr = `127.0.0.1:${webPort}`;
   const args = [
     "run",
     ...NODE_RUN_FLAGS,

@@ -22,10 +22,6 @@ import type { UnlockLimiter } from "./unlock_limiter.ts";
  */
 export const MAX_PROFILE_BODY_BYTES = 24_576;
 
-/** What a restore answers besides the Account ID: message history does not come back. */
-export const HISTORY_NOTICE: string = "Message history is not restored from the recovery phrase " +
-  "(it is kept on the home node): only messages still waiting in the inbox arrive";
-
 /** What {@link accountRoutes} needs. */
 export interface AccountRoutesDeps {
   /** The owner's messenger. */
@@ -59,12 +55,9 @@ export function accountRoutes(deps: AccountRoutesDeps): Hono {
       ...(displayName === undefined ? {} : { displayName }),
       ...(recoveryPhrase === undefined ? {} : { recoveryPhrase }),
     });
-    if (recoveryPhrase === undefined) {
-      log.info("account.created");
-      return c.json(created, 201);
-    }
-    log.info("account.restored");
-    return c.json({ ...created, historyNotice: HISTORY_NOTICE }, 201);
+    // A restore answers the messenger's `historyNotice` in place of the phrase.
+    log.info(recoveryPhrase === undefined ? "account.created" : "account.restored");
+    return c.json(created, 201);
   });
 
   app.patch("/api/account", async (c) => {

@@ -1,7 +1,6 @@
 import { assert, assertEquals } from "../../tests/assert.ts";
 import { parseAccountId } from "../client/account/mod.ts";
-import type { Messenger } from "../client/messenger.ts";
-import { HISTORY_NOTICE } from "./account_routes.ts";
+import { HISTORY_NOTICE, type Messenger } from "../client/messenger.ts";
 import { BASE_WAIT_MS, FREE_FAILURES } from "./unlock_limiter.ts";
 import {
   ownerRequest,
@@ -140,7 +139,7 @@ Deno.test("create, conflict, lock, wrong passphrase, unlock and status", async (
   });
 });
 
-Deno.test("restore from the phrase in a fresh data dir gives the same Account ID and the history notice", async () => {
+Deno.test("restore from the phrase in a fresh data dir gives the same Account ID and the messenger's history notice", async () => {
   let phrase = "";
   let accountId = "";
   await withHarness(async (h) => {
@@ -153,8 +152,13 @@ Deno.test("restore from the phrase in a fresh data dir gives the same Account ID
       body: { passphrase: "other", recoveryPhrase: `  ${phrase.toUpperCase()}\n` },
     });
     assertEquals(restored.status, 201);
-    assertEquals(restored.json, { accountId, historyNotice: HISTORY_NOTICE });
+    assertEquals(
+      restored.json,
+      { accountId, historyNotice: HISTORY_NOTICE },
+      "the messenger's notice, passed through",
+    );
     assert(HISTORY_NOTICE.includes("history is not restored"));
+
     assertEquals((await h.call("GET", "/api/account")).json.displayName, "");
   });
 });

@@ -88,6 +88,12 @@ export interface ConversationsTable {
   disappearing_seconds: Generated<number>;
   /** 1 when notifications are muted. */
   muted: Generated<number>;
+  /**
+   * When the timer was last set, ms (0: never): the owner's clock for the
+   * owner's own change, the item's signed sent-at time for a peer's. A
+   * peer's change applies only when newer.
+   */
+  disappearing_at: Generated<number>;
 }
 
 /** Which way a message went. */
@@ -126,6 +132,12 @@ export interface MessagesTable {
   deleted: Generated<number>;
   /** When the message disappears (disappearing messages), or null. */
   expires_at: number | null;
+  /**
+   * How it was (or will be) encrypted on the wire: `session` (forward-secret
+   * double ratchet) or `sealed` (the sealed envelope alone, when no session
+   * could be made). Local Note to Self messages are `sealed`.
+   */
+  encryption: Generated<"session" | "sealed">;
   /**
    * For an incoming message whose timer starts when read: the timer, seconds
    * (`expires_at` is set when the owner reads it). Null otherwise.
@@ -169,6 +181,11 @@ export interface OutboxTable {
    * since it was queued is dropped (typing indicators, disappearing messages).
    */
   ttl_ms: ColumnType<number | null, number | null | undefined, number | null>;
+  /**
+   * The message a control item acts on (`messages.id`: an edit, a delete for
+   * everyone, a reaction), or null. The item goes when that message goes.
+   */
+  target_id: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 /** Hashes of items already received, so a re-delivered item is dropped. */
@@ -204,6 +221,55 @@ export interface PathsTable {
   failures: Generated<number>;
 }
 
+/** What kind of prekey a row of {@link PrekeysTable} holds. */
+export type PrekeyKind = "spk" | "kem" | "opk";
+
+/**
+ * The owner's private prekeys (docs/PROTOCOL.md §12): the signed X25519
+ * prekey (`spk`), the signed ML-KEM-768 prekey (`kem`) and the one-time
+ * X25519 prekeys (`opk`). A one-time prekey's row is deleted when a
+ * handshake uses it; a retired signed prekey is kept for late messages,
+ * then deleted.
+ */
+export interface PrekeysTable {
+  /** `spk`, `kem` or `opk`. */
+  kind: PrekeyKind;
+  /** The id published in the bundle (u32, random). */
+  id: number;
+  /** The private key: 32 bytes (X25519) or 2,400 bytes (ML-KEM-768 secret key). */
+  private: Blob;
+  /** The public key: 32 bytes (X25519) or 1,184 bytes (ML-KEM-768). */
+  public: Blob;
+  /** When it was made. */
+  created_at: number;
+  /** When a newer one replaced it (signed prekeys), or null while current. */
+  retired_at: number | null;
+}
+
+/** One double-ratchet session with a peer; a peer may have a few (the newest is used to send). */
+export interface SessionsTable {
+  /** The peer's Account ID. */
+  peer: string;
+  /** A random id of the session (hex). */
+  id: string;
+  /** The ratchet state, encoded (ratchet.ts); secret. */
+  state: Blob;
+  /** When the session was made. */
+  created_at: number;
+  /** When it last sent or received. */
+  last_used_at: number;
+}
+
+/** When the prekey bundle was last published, and what it held (a single row, id = 1). */
+export interface PrekeyPublishTable {
+  /** Always 1. */
+  id: ColumnType<1, 1, never>;
+  /** When it was stored in the swarm. */
+  published_at: number;
+  /** A digest of the bundle's public content, to tell when it changed. */
+  digest: string;
+}
+
 /** The client database's tables. */
 export interface ClientDb {
   /** The owner's account (at most one row). */
@@ -224,6 +290,12 @@ export interface ClientDb {
   settings: SettingsTable;
   /** Pinned relays. */
   paths: PathsTable;
+  /** The owner's private prekeys. */
+  prekeys: PrekeysTable;
+  /** Double-ratchet sessions with peers. */
+  sessions: SessionsTable;
+  /** The prekey bundle's publication. */
+  prekey_publish: PrekeyPublishTable;
 }
 
 /** The client database's schema steps, for `openDatabase(path, clientMigrations, {encryptionKey})`. */
@@ -325,6 +397,45 @@ export const clientMigrations: readonly Migration[] = [
       await sql`ALTER TABLE outbox ADD COLUMN ttl_ms INTEGER`.execute(db);
       await sql`CREATE INDEX reactions_message ON reactions (message_id)`.execute(db);
       await sql`CREATE INDEX outbox_recipient ON outbox (recipient, created_at, id)`.execute(db);
+    },
+  },
+  {
+    version: 3,
+    async up(db: Kysely<unknown>): Promise<void> {
+      await sql`ALTER TABLE outbox ADD COLUMN target_id TEXT`.execute(db);
+      await sql`CREATE INDEX outbox_target ON outbox (target_id)
+        WHERE target_id IS NOT NULL`.execute(db);
+      await sql`ALTER TABLE conversations ADD COLUMN disappearing_at INTEGER NOT NULL DEFAULT 0`
+        .execute(db);
+    },
+  },
+  {
+    version: 4,
+    async up(db: Kysely<unknown>): Promise<void> {
+      await sql`CREATE TABLE prekeys (
+        kind TEXT NOT NULL,
+        id INTEGER NOT NULL,
+        private BLOB NOT NULL,
+        public BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        retired_at INTEGER,
+        PRIMARY KEY (kind, id)
+      ) WITHOUT ROWID`.execute(db);
+      await sql`CREATE TABLE sessions (
+        peer TEXT NOT NULL,
+        id TEXT NOT NULL,
+        state BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_used_at INTEGER NOT NULL,
+        PRIMARY KEY (peer, id)
+      ) WITHOUT ROWID`.execute(db);
+      await sql`CREATE TABLE prekey_publish (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        published_at INTEGER NOT NULL,
+        digest TEXT NOT NULL
+      )`.execute(db);
+      await sql`ALTER TABLE messages ADD COLUMN encryption TEXT NOT NULL DEFAULT 'sealed'`
+        .execute(db);
     },
   },
 ];

@@ -47,6 +47,7 @@ Deno.test("every table takes a row and gives it back, with defaults", async () =
       disappearing_mode: "off",
       disappearing_seconds: 0,
       muted: 0,
+      disappearing_at: 0,
     });
     await db.insertInto("messages").values({
       id: "m",
@@ -79,7 +80,7 @@ Deno.test("every table takes a row and gives it back, with defaults", async () =
       last_error: null,
     }).execute();
     const out = await db.selectFrom("outbox").selectAll().executeTakeFirstOrThrow();
-    assertEquals(out.attempts, 0);
+    assertEquals([out.attempts, out.ttl_ms, out.target_id], [0, null, null]);
     await db.insertInto("seen_hashes").values({ hash: randomBytes(32), seen_at: 1 }).execute();
     await db.insertInto("settings").values({ key: "readReceipts", value_json: "false" }).execute();
     await db.insertInto("paths").values({
@@ -126,10 +127,39 @@ Deno.test("the obvious queries use indexes", async () => {
       ],
       ["DELETE FROM seen_hashes WHERE seen_at < 5", "seen_hashes_seen"],
       ["SELECT * FROM contacts WHERE state = 'request'", "contacts_state"],
+      ["DELETE FROM outbox WHERE target_id IN ('a', 'b')", "outbox_target"],
     ];
     for (const [query, index] of checks) {
       const detail = await plan(query);
       assert(detail.includes(index), `${query}: ${detail}`);
     }
   });
+});
+
+Deno.test("v3 adds outbox.target_id and conversations.disappearing_at to a v2 database", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hearth-schema-" });
+  try {
+    const v2 = await openDatabase<ClientDb>(`${dir}/client.db`, clientMigrations.slice(0, 2));
+    await sql`INSERT INTO conversations (id, kind, last_message_at) VALUES ('peer', '1:1', 3)`
+      .execute(v2.db);
+    await sql`INSERT INTO outbox (id, message_id, recipient, envelope, created_at, next_attempt_at)
+      VALUES ('o', NULL, 'peer', x'00', 1, 1)`.execute(v2.db);
+    await v2.close();
+    const v3 = await open(dir);
+    try {
+      const conv = await v3.db.selectFrom("conversations").select("disappearing_at")
+        .executeTakeFirstOrThrow();
+      assertEquals(conv.disappearing_at, 0);
+      const out = await v3.db.selectFrom("outbox").select("target_id").executeTakeFirstOrThrow();
+      assertEquals(out.target_id, null);
+      await v3.db.updateTable("outbox").set({ target_id: "m" }).execute();
+      const version = await sql<{ v: number }>`SELECT MAX(version) AS v FROM schema_version`
+        .execute(v3.db);
+      assertEquals(version.rows[0]?.v, 4);
+    } finally {
+      await v3.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -92,6 +92,19 @@ export function outgoingTimer(
   };
 }
 
+/**
+ * The swarm TTL of an edit, delete or reaction of a message: while the
+ * message has a timer, the item lives no longer than the message (at
+ * least the swarm's shortest TTL), so an edited text does not outlive it.
+ * @param expiresAt the message's `expires_at` on this node, or null
+ * @param now current time, ms
+ * @returns the TTL, ms, or undefined for the inbox default
+ */
+export function actionTtlMs(expiresAt: number | null, now: number): number | undefined {
+  if (expiresAt === null) return undefined;
+  return Math.max(MIN_TTL_MS, Math.min(INBOX_TTL_MS, expiresAt - now));
+}
+
 const MESSAGE_ID = /^[0-9a-f]{32}$/;
 
 /** What the owner's actions need from the running chat. */
@@ -163,7 +176,7 @@ export class ChatActions {
       id: newMessageId(),
       target: messageId,
       ...(checked === null ? { emoji: old!, remove: true } : { emoji: checked }),
-    }, { sentAt: at });
+    }, { sentAt: at, ...this.#ttlOf(target.view) });
     await setOwnReaction(this.#db, {
       messageId,
       sender: this.#keys.accountId,
@@ -194,7 +207,7 @@ export class ChatActions {
       id: newMessageId(),
       target: messageId,
       text: checked,
-    }, { sentAt: at });
+    }, { sentAt: at, ...this.#ttlOf(target.view) });
     const done = await editOwnMessage(this.#db, { messageId, text: checked, at }, {
       now: this.#clock(),
       ...(queue ? { queue } : {}),
@@ -206,9 +219,10 @@ export class ChatActions {
 
   /**
    * Delete a message for the owner only (any message: the row, its
-   * reactions and its outbox row go, a `removed` event follows), or for
-   * everyone (the owner's own: the text is wiped, a tombstone stays, and
-   * the peer gets a `delete` item).
+   * reactions, its outbox row and the edits, deletes and reactions still
+   * queued for it go, a `removed` event follows), or for everyone (the
+   * owner's own: the text is wiped, a tombstone stays, its outbox row goes
+   * when it was not sent yet, and the peer gets a `delete` item).
    * @returns the tombstone for `everyone`, null for `me`
    * @throws {HearthError} `not_found` for an unknown message; `bad_request` for an unknown
    *   scope, or `everyone` on a message that is not the owner's own
@@ -235,7 +249,7 @@ export class ChatActions {
       type: "delete",
       id: newMessageId(),
       target: messageId,
-    });
+    }, this.#ttlOf(target.view));
     await deleteOwnForEveryone(this.#db, messageId, {
       now: this.#clock(),
       ...(queue ? { queue } : {}),
@@ -268,19 +282,27 @@ export class ChatActions {
   }
 
   /**
-   * One conversation (with a contact, a pending request, or "self").
-   * @throws {HearthError} `not_found`
+   * One conversation (with a contact, a pending request, or "self"). Note
+   * to Self and a contact's conversation exist before their first message
+   * or setting (a contact restored from the config has no row yet): they
+   * answer the default view (no messages, timer off, not muted).
+   * @throws {HearthError} `not_found` for an unknown, declined or blocked peer
    */
   async conversation(id: string): Promise<ConversationView> {
     const conversationId = this.conversationId(id);
     const view = await conversationById(this.#db, conversationId);
     if (view) return view;
-    if (conversationId !== "self") throw new HearthError("not_found", "No such conversation");
-    // Note to Self always exists; its row is made by the first note or setting.
+    let displayName: string | null = null;
+    if (conversationId !== "self") {
+      const contact = await this.#db.selectFrom("contacts").select(["state", "display_name"])
+        .where("account_id", "=", conversationId).executeTakeFirst();
+      if (contact?.state !== "contact") throw new HearthError("not_found", "No such conversation");
+      displayName = contact.display_name;
+    }
     return {
-      id: "self",
-      kind: "self",
-      displayName: null,
+      id: conversationId,
+      kind: conversationId === "self" ? "self" : "1:1",
+      displayName,
       lastMessage: null,
       unreadCount: 0,
       disappearing: { mode: "off", seconds: 0 },
@@ -304,22 +326,31 @@ export class ChatActions {
     const timer = checked.disappearing;
     const timerChanged = timer !== undefined &&
       (timer.mode !== access.mode || (timer.mode !== "off" && timer.seconds !== access.seconds));
+    // When the timer was set: the sent-at time the peer gets, so that the newer change wins.
+    const setAt = timerChanged ? this.nextSentAt() : undefined;
     const queue = timerChanged && access.state === "contact"
       ? await this.seal(conversationId, {
         type: "disappearing",
         id: newMessageId(),
         ...(timer.mode === "off" ? {} : { expiresIn: timer.seconds, mode: timer.mode }),
-      })
+      }, { sentAt: setAt! })
       : undefined;
     await setConversationSettings(this.#db, conversationId, {
       now: this.#clock(),
       ...checked,
+      ...(setAt !== undefined ? { disappearingAt: setAt } : {}),
       ...(queue ? { queue } : {}),
     });
     this.#kick();
     const view = await this.conversation(conversationId);
     this.#emit({ type: "conversation", conversation: view });
     return view;
+  }
+
+  /** The TTL option of an item acting on a message (none when it has no expiry). */
+  #ttlOf(view: MessageView): { ttlMs?: number } {
+    const ttlMs = actionTtlMs(view.expiresAt, this.#clock());
+    return ttlMs === undefined ? {} : { ttlMs };
   }
 
   /**

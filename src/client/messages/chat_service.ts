@@ -181,7 +181,7 @@ export class ChatService {
    * @param options.replyTo the id of a message of the same conversation
    * @throws {HearthError} `bad_account_id`; `bad_request` for an empty text or a malformed
    *   `replyTo`; `too_large` over 10,000 characters; `not_found` for an
-   *   unknown `replyTo`; `conflict` when it was deleted
+   *   unknown `replyTo`; `conflict` when it was deleted, or the peer is blocked
    */
   async send(to: string, text: string, options: { replyTo?: string } = {}): Promise<MessageView> {
     const conversationId = this.#actions.conversationId(to);
@@ -226,13 +226,16 @@ export class ChatService {
 
   /**
    * Accept, decline or block a peer. Accepting sends a `request-accept`
-   * (with the owner's profile) and delivery receipts for the request's messages.
+   * (with the owner's profile) and delivery receipts for the request's
+   * messages; blocking drops everything still queued to the peer (as
+   * {@link setBlocked}).
    * @throws {HearthError} `bad_account_id`; `not_found` when there is no such request
    */
   async decide(peer: string, action: RequestAction): Promise<void> {
     const accountId = normalizeAccountId(peer);
     const state = action === "accept" ? "contact" : action === "decline" ? "declined" : "blocked";
-    await setContactState(this.#db, accountId, state);
+    const failed = await setContactState(this.#db, accountId, state);
+    this.#emitFailed(accountId, failed);
     await this.#emitContact(accountId);
     if (action !== "accept") return;
     const { profile, version } = await profileFor(this.#db, accountId);
@@ -333,9 +336,10 @@ export class ChatService {
 
   /**
    * Delete a message for the owner only (any message: the row, its
-   * reactions and its outbox row go, a `removed` event follows), or for
-   * everyone (the owner's own: the text is wiped, a tombstone stays, and
-   * the peer gets a `delete` item).
+   * reactions, its outbox row and the edits, deletes and reactions still
+   * queued for it go, a `removed` event follows), or for everyone (the
+   * owner's own: the text is wiped, a tombstone stays, its outbox row goes
+   * when it was not sent yet, and the peer gets a `delete` item).
    * @returns the tombstone for `everyone`, null for `me`
    * @throws {HearthError} `not_found` for an unknown message; `bad_request` for an unknown
    *   scope, or `everyone` on a message that is not the owner's own
@@ -356,8 +360,10 @@ export class ChatService {
   }
 
   /**
-   * One conversation (with a contact, a pending request, or "self").
-   * @throws {HearthError} `not_found`
+   * One conversation (with a contact, a pending request, or "self"); a
+   * contact's or Note to Self's without a row yet is the default view (no
+   * messages, timer off, not muted).
+   * @throws {HearthError} `not_found` for an unknown, declined or blocked peer
    */
   conversation(id: string): Promise<ConversationView> {
     return this.#actions.conversation(id);
@@ -386,16 +392,25 @@ export class ChatService {
   }
 
   /**
-   * Block or unblock a known peer. Blocking drops its messages unseen;
-   * unblocking makes it a contact again. A `contact` event follows.
+   * Block or unblock a known peer. Blocking drops its messages unseen and
+   * deletes everything still queued to it (the owner's messages among them
+   * become `failed`, with `status` events); nothing can be sent to it until
+   * unblocked. Unblocking makes it a contact again. A `contact` event follows.
    * @throws {HearthError} `bad_account_id`; `not_found` when unknown (or not blocked, to unblock)
    */
   async setBlocked(peer: string, blocked: boolean): Promise<ContactView> {
     const accountId = normalizeAccountId(peer);
     if (accountId === this.#keys.accountId) throw new HearthError("not_found", "No such contact");
-    await setBlockedState(this.#db, accountId, blocked);
+    this.#emitFailed(accountId, await setBlockedState(this.#db, accountId, blocked));
     const view = await this.#emitContact(accountId);
     return view!;
+  }
+
+  /** Emit `status` events for the owner's messages to a peer that became `failed`. */
+  #emitFailed(conversationId: string, ids: string[]): void {
+    for (const id of ids) {
+      this.#emit({ type: "status", status: { id, conversationId, status: "failed" } });
+    }
   }
 
   /**
@@ -413,10 +428,18 @@ export class ChatService {
     return type ? { type, bytes } : null;
   }
 
-  /** Emit an event; a message with an expiry wakes the sweeper. */
+  /**
+   * Emit an event; a message with an expiry wakes the sweeper, and so does
+   * an outgoing message leaving the outbox (the sweeper leaves one that is
+   * still queued, even past its expiry, until it was sent or failed).
+   */
   #emit(event: ChatEvent): void {
     this.#events.emit(event);
-    if ((event.type === "message" || event.type === "update") && event.message.expiresAt !== null) {
+    if (
+      ((event.type === "message" || event.type === "update") && event.message.expiresAt !== null) ||
+      (event.type === "status" &&
+        (event.status.status === "sent" || event.status.status === "failed"))
+    ) {
       this.#sweeper.kick();
     }
   }

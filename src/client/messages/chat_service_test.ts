@@ -720,15 +720,16 @@ Deno.test("reading marks read, starts after-read timers, and sends read receipts
 Deno.test("block and unblock a peer; peers' avatars", async () => {
   await withSides(["Ada", "Bob", "Cy"], async ([a, b, c]) => {
     const to = b.keys.accountId;
-    await a.chat.send(to, "hi");
+    const hi = await a.chat.send(to, "hi");
     const sub = a.chat.events();
     const blocked = await a.chat.setBlocked(to, true);
     assertEquals([blocked.accountId, blocked.state], [to, "blocked"]);
     assertEquals((await a.chat.setBlocked(to, true)).state, "blocked", "idempotent");
-    assertEquals(
-      (await pending(sub)).map((e) => e.type === "contact" && e.contact.state),
-      ["blocked", "blocked"],
-    );
+    assertEquals((await pending(sub)).map((e) => e.type === "contact" ? e.contact.state : e), [
+      { type: "status", status: { id: hi.id, conversationId: to, status: "failed" } },
+      "blocked",
+      "blocked",
+    ]);
     assertEquals(await a.chat.conversations(), []);
     assertEquals(await code(a.chat.messages(to)), "not_found");
     assertEquals((await a.chat.setBlocked(to, false)).state, "contact");
@@ -747,6 +748,192 @@ Deno.test("block and unblock a peer; peers' avatars", async () => {
     assertEquals(await code(a.chat.avatar("hearth1nope")), "bad_account_id");
     assert(parseAccountId(to).length === 32);
     sub.close();
+  });
+});
+
+Deno.test("blocking deletes what is queued to the peer, and sending to it is refused until unblocked", async () => {
+  await withSides(["Ada", "Bob", "Cy"], async ([a, b, c]) => {
+    const to = b.keys.accountId;
+    const hi = await a.chat.send(to, "hi");
+    await a.chat.react(hi.id, "👋");
+    await a.chat.send(c.keys.accountId, "to someone else");
+    await a.chat.setBlocked(to, true);
+    assertEquals(
+      (await takeOutbox(a)).map((r) => r.recipient),
+      [c.keys.accountId],
+      "every row to the blocked peer went; others stay",
+    );
+    const refused = await assertRejects(() => a.chat.send(to, "still?"), HearthError);
+    assertEquals(refused.code, "conflict");
+    assert(refused.message.startsWith("Unblock"), refused.message);
+    const rows = await a.vault.db.selectFrom("messages").select("id")
+      .where("conversation_id", "=", to).execute();
+    assertEquals(rows.map((r) => r.id), [hi.id], "a refused send writes nothing");
+    assertEquals(
+      (await a.chat.send("self", "fine")).status,
+      "sent",
+      "Note to Self is never blocked",
+    );
+
+    await a.chat.setBlocked(to, false);
+    assertEquals((await a.chat.messages(to)).map((m) => m.status), ["failed"]);
+    assertEquals((await a.chat.send(to, "back")).status, "queued");
+    assertEquals((await queued(a, b)).map((q) => q.content.type), ["text"]);
+
+    // Blocking by a request decision drops what was queued to the peer too.
+    await a.vault.db.updateTable("contacts").set({ state: "request" })
+      .where("account_id", "=", c.keys.accountId).execute();
+    await a.vault.db.insertInto("outbox").values({
+      id: toHex(randomBytes(16)),
+      message_id: null,
+      recipient: c.keys.accountId,
+      envelope: randomBytes(256),
+      created_at: 1,
+      next_attempt_at: 1,
+      last_error: null,
+    }).execute();
+    await a.chat.decide(c.keys.accountId, "block");
+    assertEquals(await takeOutbox(a), []);
+    assertEquals(await code(a.chat.send(c.keys.accountId, "x")), "conflict");
+  });
+});
+
+Deno.test("edits, reactions and deletes of a disappearing message live no longer than it in the swarm", async () => {
+  let now = 1_700_000_000_000;
+  await withSides([{ name: "Ada", clock: () => now }, "Bob"], async ([a, b]) => {
+    const to = b.keys.accountId;
+    const plain = await a.chat.send(to, "stays");
+    await a.chat.updateConversation(to, { disappearing: { mode: "after_send", seconds: 600 } });
+    const timed = await a.chat.send(to, "goes");
+    await queued(a, b);
+    now += 300_000;
+    await a.chat.edit(timed.id, "goes, edited");
+    await a.chat.react(timed.id, "🔥");
+    now += 295_000;
+    await a.chat.react(timed.id, null);
+    await a.chat.deleteMessage(timed.id, "everyone");
+    await a.chat.edit(plain.id, "stays, edited");
+    const items = await queued(a, b);
+    const left = timed.expiresAt! - (now - 295_000); // at the first edit (sent-at times count up)
+    assert(left >= 300_000 && left < 300_010, `${left}`);
+    assertEquals(items.map((q) => [q.content.type, q.ttlMs]), [
+      ["edit", left],
+      ["reaction", left],
+      ["reaction", 10_000], // about 5 s left: the swarm's shortest TTL
+      ["delete", 10_000],
+      ["edit", null], // no timer: the inbox default
+    ]);
+
+    // A reaction to the peer's disappearing message: the TTL follows its expiry here.
+    const theirs = await incoming(a, b);
+    await a.vault.db.updateTable("messages").set({ expires_at: now + 42_000 })
+      .where("id", "=", theirs).execute();
+    await a.chat.react(theirs, "👀");
+    assertEquals((await queued(a, b)).map((q) => q.ttlMs), [42_000]);
+  });
+});
+
+Deno.test("items queued for a message go with it: delete for me, delete for everyone before it was sent", async () => {
+  await withSides(["Ada", "Bob"], async ([a, b]) => {
+    const to = b.keys.accountId;
+    const sent = await a.chat.send(to, "first");
+    await queued(a, b);
+    await a.chat.edit(sent.id, "first, edited");
+    await a.chat.react(sent.id, "👍");
+    const other = await a.chat.send(to, "second");
+    const rows = await a.vault.db.selectFrom("outbox").select(["message_id", "target_id"])
+      .orderBy("created_at").execute();
+    assertEquals(rows, [
+      { message_id: null, target_id: sent.id },
+      { message_id: null, target_id: sent.id },
+      { message_id: other.id, target_id: null },
+    ]);
+    await a.chat.deleteMessage(sent.id, "me");
+    assertEquals(
+      (await queued(a, b)).map((q) => [q.content.type, q.messageId]),
+      [["text", other.id]],
+      "the edit and the reaction of a message deleted for me are never sent",
+    );
+
+    // Deleted for everyone while still queued: the text never leaves, the delete still does.
+    const oops = await a.chat.send(to, "oops");
+    await a.chat.deleteMessage(oops.id, "everyone");
+    const items = await queued(a, b);
+    assertEquals(items.map((q) => q.content), [
+      { type: "delete", id: items[0]!.content.id, target: oops.id },
+    ]);
+  });
+});
+
+Deno.test("timer changes: the owner's change is stamped, and an older change from the peer loses", async () => {
+  let now = 1_700_000_000_000;
+  await withSides([{ name: "Ada", clock: () => now }, "Bob"], async ([a, b]) => {
+    const to = b.keys.accountId;
+    await a.chat.send(to, "hi");
+    await b.chat.receive(await drain(a));
+    await b.chat.decide(a.keys.accountId, "accept");
+    await a.chat.receive(await drain(b));
+    // Bob sets a timer first (by his clock), Ada a little later (by hers); Bob's arrives after.
+    await b.chat.updateConversation(a.keys.accountId, {
+      disappearing: { mode: "after_read", seconds: 60 },
+    });
+    const bobsItems = await drain(b);
+    now = Date.now() + 60_000;
+    await a.chat.updateConversation(to, { disappearing: { mode: "after_send", seconds: 600 } });
+    const row = await a.vault.db.selectFrom("conversations").select("disappearing_at")
+      .where("id", "=", to).executeTakeFirstOrThrow();
+    const [item] = await queued(a, b);
+    assertEquals(row.disappearing_at, item!.sentAt, "stamped with the time the peer gets");
+    await a.chat.receive(bobsItems);
+    assertEquals(
+      (await a.chat.conversation(to)).disappearing,
+      { mode: "after_send", seconds: 600 },
+      "the older change from the peer is ignored",
+    );
+    // Re-setting the same timer changes nothing, not even the stamp.
+    now += 1_000;
+    await a.chat.updateConversation(to, { disappearing: { mode: "after_send", seconds: 600 } });
+    const again = await a.vault.db.selectFrom("conversations").select("disappearing_at")
+      .where("id", "=", to).executeTakeFirstOrThrow();
+    assertEquals(again.disappearing_at, row.disappearing_at);
+  });
+});
+
+Deno.test("a contact without a conversation row yet has the default conversation", async () => {
+  await withSides(["Ada", "Bob", "Cy"], async ([a, b, c]) => {
+    const contact = b.keys.accountId;
+    await a.vault.db.insertInto("contacts").values({
+      account_id: contact,
+      display_name: "Bob",
+      state: "contact",
+      added_at: 1,
+    }).execute();
+    assertEquals(await a.chat.conversation(contact), {
+      id: contact,
+      kind: "1:1",
+      displayName: "Bob",
+      lastMessage: null,
+      unreadCount: 0,
+      disappearing: { mode: "off", seconds: 0 },
+      muted: false,
+    });
+    const other = c.keys.accountId;
+    await a.vault.db.insertInto("contacts").values({
+      account_id: other,
+      display_name: null,
+      state: "request",
+      added_at: 1,
+    }).execute();
+    for (const state of ["request", "declined", "blocked"] as const) {
+      await a.vault.db.updateTable("contacts").set({ state }).where("account_id", "=", other)
+        .execute();
+      assertEquals(await code(a.chat.conversation(other)), "not_found", state);
+      assertEquals(await code(a.chat.messages(other)), "not_found", state);
+    }
+    assertEquals(await a.chat.messages(contact), [], "a contact's conversation lists, empty");
+    const stranger = (await accountKeysFromSeed(createSeed())).accountId;
+    assertEquals(await code(a.chat.conversation(stranger)), "not_found");
+    assertEquals(await code(a.chat.messages(stranger)), "not_found");
   });
 });
 

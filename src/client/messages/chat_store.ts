@@ -121,11 +121,19 @@ export async function profileFor(
  * and the outbox row, in one transaction. Note to Self has no outbox row
  * and is `sent` at once.
  * @returns the stored message
+ * @throws {HearthError} `conflict` when the peer is blocked (nothing is written)
  */
 export async function queueOutgoing(db: Db, m: QueuedMessage, now: number): Promise<MessageView> {
   const self = m.conversationId === "self";
   const status: MessageStatus = self ? "sent" : "queued";
   await db.transaction().execute(async (tx) => {
+    if (!self) {
+      const peer = await tx.selectFrom("contacts").select("state")
+        .where("account_id", "=", m.conversationId).executeTakeFirst();
+      if (peer?.state === "blocked") {
+        throw new HearthError("conflict", "Unblock this contact first");
+      }
+    }
     await tx.insertInto("messages").values({
       id: m.id,
       conversation_id: m.conversationId,
@@ -146,13 +154,7 @@ export async function queueOutgoing(db: Db, m: QueuedMessage, now: number): Prom
       display_name: null,
       state: "contact",
       added_at: now,
-    }).onConflict((oc) =>
-      oc.column("account_id").doUpdateSet({ state: "contact" }).where(
-        "contacts.state",
-        "!=",
-        "blocked",
-      )
-    ).execute();
+    }).onConflict((oc) => oc.column("account_id").doUpdateSet({ state: "contact" })).execute();
     await insertOutbox(tx, {
       id: m.id,
       recipient: m.conversationId,
@@ -169,11 +171,17 @@ export async function queueControl(db: Db, item: ControlItem, now: number): Prom
   await db.transaction().execute((tx) => insertOutbox(tx, item, { now, messageId: null }));
 }
 
-async function insertOutbox(
-  db: Db,
-  item: ControlItem,
-  options: { now: number; messageId: string | null },
-): Promise<void> {
+/** Where an outbox row belongs: the message it carries, or the one a control item acts on. */
+interface OutboxLinks {
+  /** Current time, ms. */
+  now: number;
+  /** The message the item carries, or null for a control item. */
+  messageId: string | null;
+  /** The message an edit, delete or reaction acts on (the item goes when it goes). */
+  targetId?: string;
+}
+
+async function insertOutbox(db: Db, item: ControlItem, options: OutboxLinks): Promise<void> {
   // The worker sends one recipient's items in (created_at, id) order: an item
   // queued in the same millisecond as the one before it must still come after
   // it (an edit after its message), so created_at is kept strictly increasing.
@@ -190,6 +198,7 @@ async function insertOutbox(
     next_attempt_at: options.now,
     last_error: null,
     ttl_ms: item.ttlMs ?? null,
+    target_id: options.targetId ?? null,
   }).execute();
   if (item.profileSent !== undefined) {
     await db.updateTable("contacts")
@@ -223,38 +232,63 @@ export async function touchConversation(
 
 /**
  * Set a peer's state. `contact` and `declined` apply to requests only (and
- * `contact` also lifts a block); `blocked` applies to anyone known.
+ * `contact` also lifts a block); `blocked` applies to anyone known, and
+ * drops everything still queued to the peer (see {@link setBlockedState}).
+ * @returns the ids of the owner's messages that became `failed` (blocking only)
  * @throws {HearthError} `not_found` when the peer is unknown or the change does not apply
  */
 export async function setContactState(
   db: Db,
   accountId: string,
   state: "contact" | "declined" | "blocked",
-): Promise<void> {
+): Promise<string[]> {
   const from: ContactState[] = state === "blocked"
     ? ["request", "contact", "declined"]
     : state === "contact"
     ? ["request", "declined", "blocked"]
     : ["request"];
-  const res = await db.updateTable("contacts").set({ state })
-    .where("account_id", "=", accountId).where("state", "in", from).executeTakeFirst();
-  if (Number(res.numUpdatedRows) === 0) {
-    throw new HearthError("not_found", "No such message request");
-  }
+  return await db.transaction().execute(async (tx) => {
+    const res = await tx.updateTable("contacts").set({ state })
+      .where("account_id", "=", accountId).where("state", "in", from).executeTakeFirst();
+    if (Number(res.numUpdatedRows) === 0) {
+      throw new HearthError("not_found", "No such message request");
+    }
+    return state === "blocked" ? await dropQueued(tx, accountId) : [];
+  });
 }
 
 /**
- * Block a known peer (idempotent), or unblock a blocked one (it becomes a contact).
+ * Block a known peer (idempotent), or unblock a blocked one (it becomes a
+ * contact). Blocking deletes every outbox row to the peer in the same
+ * transaction, so nothing more leaves for it; the owner's messages that
+ * were still queued become `failed`.
+ * @returns the ids of the owner's messages that became `failed`
  * @throws {HearthError} `not_found` when the peer is unknown, or not blocked to unblock
  */
-export async function setBlockedState(db: Db, accountId: string, blocked: boolean): Promise<void> {
-  const res = await db.updateTable("contacts").set({ state: blocked ? "blocked" : "contact" })
-    .where("account_id", "=", accountId)
-    .where("state", "in", blocked ? ["request", "contact", "declined", "blocked"] : ["blocked"])
-    .executeTakeFirst();
-  if (Number(res.numUpdatedRows) === 0) {
-    throw new HearthError("not_found", blocked ? "No such contact" : "No such blocked contact");
-  }
+export async function setBlockedState(
+  db: Db,
+  accountId: string,
+  blocked: boolean,
+): Promise<string[]> {
+  return await db.transaction().execute(async (tx) => {
+    const res = await tx.updateTable("contacts").set({ state: blocked ? "blocked" : "contact" })
+      .where("account_id", "=", accountId)
+      .where("state", "in", blocked ? ["request", "contact", "declined", "blocked"] : ["blocked"])
+      .executeTakeFirst();
+    if (Number(res.numUpdatedRows) === 0) {
+      throw new HearthError("not_found", blocked ? "No such contact" : "No such blocked contact");
+    }
+    return blocked ? await dropQueued(tx, accountId) : [];
+  });
+}
+
+/** Delete every outbox row to a peer; its still-queued messages become `failed`. */
+async function dropQueued(db: Db, peer: string): Promise<string[]> {
+  await db.deleteFrom("outbox").where("recipient", "=", peer).execute();
+  const failed = await db.updateTable("messages").set({ status: "failed" })
+    .where("conversation_id", "=", peer).where("direction", "=", "out")
+    .where("status", "=", "queued").returning("id").execute();
+  return failed.map((r) => r.id);
 }
 
 /**
@@ -302,18 +336,21 @@ export async function conversationTimer(
 /**
  * Change a conversation's settings (creating its row when missing), and
  * queue the item telling the peer, in one transaction.
+ * @param options.disappearingAt when the timer was set (`disappearing_at`), when it changed
  */
 export async function setConversationSettings(
   db: Db,
   id: string,
   options: ActionOptions & {
     disappearing?: { mode: DisappearingMode; seconds: number };
+    disappearingAt?: number;
     muted?: boolean;
   },
 ): Promise<void> {
   const set: {
     disappearing_mode?: DisappearingMode;
     disappearing_seconds?: number;
+    disappearing_at?: number;
     muted?: number;
   } = {};
   if (options.disappearing) {
@@ -322,6 +359,7 @@ export async function setConversationSettings(
       ? 0
       : options.disappearing.seconds;
   }
+  if (options.disappearingAt !== undefined) set.disappearing_at = options.disappearingAt;
   if (options.muted !== undefined) set.muted = options.muted ? 1 : 0;
   await db.transaction().execute(async (tx) => {
     await tx.insertInto("conversations").values({
@@ -368,7 +406,13 @@ export async function setOwnReaction(
         ...change,
       }).onConflict((oc) => oc.columns(["message_id", "sender"]).doUpdateSet(change)).execute();
     }
-    if (options.queue) await insertOutbox(tx, options.queue, { now: options.now, messageId: null });
+    if (options.queue) {
+      await insertOutbox(tx, options.queue, {
+        now: options.now,
+        messageId: null,
+        targetId: reaction.messageId,
+      });
+    }
   });
 }
 
@@ -388,15 +432,22 @@ export async function editOwnMessage(
       .where("id", "=", edit.messageId).where("direction", "=", "out").where("deleted", "=", 0)
       .executeTakeFirst();
     if (Number(res.numUpdatedRows) === 0) return false;
-    if (options.queue) await insertOutbox(tx, options.queue, { now: options.now, messageId: null });
+    if (options.queue) {
+      await insertOutbox(tx, options.queue, {
+        now: options.now,
+        messageId: null,
+        targetId: edit.messageId,
+      });
+    }
     return true;
   });
 }
 
 /**
  * Delete one of the owner's own messages for everyone: its text is wiped,
- * a tombstone stays, its reactions go; the item telling the peer is queued
- * in the same transaction.
+ * a tombstone stays, its reactions go, and its own outbox row (when it was
+ * not sent yet) goes too, so the text never leaves; the item telling the
+ * peer is queued in the same transaction.
  * @returns false when there is no such undeleted own message
  */
 export async function deleteOwnForEveryone(
@@ -410,7 +461,14 @@ export async function deleteOwnForEveryone(
       .executeTakeFirst();
     if (Number(res.numUpdatedRows) === 0) return false;
     await tx.deleteFrom("reactions").where("message_id", "=", messageId).execute();
-    if (options.queue) await insertOutbox(tx, options.queue, { now: options.now, messageId: null });
+    await tx.deleteFrom("outbox").where("message_id", "=", messageId).execute();
+    if (options.queue) {
+      await insertOutbox(tx, options.queue, {
+        now: options.now,
+        messageId: null,
+        targetId: messageId,
+      });
+    }
     return true;
   });
 }

@@ -326,7 +326,14 @@ export async function listMessages(
     "conversations.id",
   ).select(["conversations.kind as kind", "contacts.state as state"])
     .where("conversations.id", "=", conversationId).executeTakeFirst();
-  if (!conv && conversationId === "self") return []; // Note to Self before the first note
+  if (!conv) {
+    // Note to Self before the first note, and a contact with no messages yet
+    // (restored from the config), are empty conversations.
+    if (conversationId === "self") return [];
+    const contact = await db.selectFrom("contacts").select("state")
+      .where("account_id", "=", conversationId).executeTakeFirst();
+    if (contact?.state === "contact") return [];
+  }
   if (!conv || (conv.kind !== "self" && conv.state !== "contact" && conv.state !== "request")) {
     throw new HearthError("not_found", "No such conversation");
   }

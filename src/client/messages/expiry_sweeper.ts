@@ -1,7 +1,9 @@
 /**
  * The expiry sweeper: removes disappearing messages once their
- * `expires_at` has passed (rows, reactions, outbox rows) and reports them
- * per conversation, then sleeps until the next expiry (at most a minute),
+ * `expires_at` has passed (rows, reactions, outbox rows, and the items
+ * queued for them), but not an outgoing one still queued in the outbox
+ * (it goes once sent or failed), and reports them per conversation, then
+ * sleeps until the next expiry (at most a minute),
  * or until kicked because a new expiry appeared. It also forgets the hashes
  * of items handled more than 15 days ago (the swarm's items live at most
  * 14), at start and hourly. It runs whenever the chat runs, with or without

@@ -19,13 +19,24 @@ async function withVault(fn: (vault: ClientVault) => Promise<void>): Promise<voi
   }
 }
 
-/** A message row with a reaction and an outbox row; unread when incoming. */
+/**
+ * A message row with a reaction, and a reaction of the owner still queued
+ * for it (an outbox row whose `target_id` names it) when not Note to Self;
+ * unread when incoming. An outgoing message is `sent`, or `queued` with its
+ * own outbox row.
+ */
 async function message(
   vault: ClientVault,
-  m: { conversation: string; expiresAt: number | null; direction?: "in" | "out" },
+  m: {
+    conversation: string;
+    expiresAt: number | null;
+    direction?: "in" | "out";
+    status?: "queued" | "sent" | "failed";
+  },
 ): Promise<string> {
   const id = toHex(randomBytes(16));
   const direction = m.direction ?? "out";
+  const status = direction === "out" ? m.status ?? "sent" : "delivered";
   await vault.db.insertInto("conversations").values({
     id: m.conversation,
     kind: m.conversation === "self" ? "self" : "1:1",
@@ -40,7 +51,7 @@ async function message(
     sent_at: T0,
     received_at: null,
     body_json: JSON.stringify({ text: "secret" }),
-    status: direction === "out" ? "queued" : "delivered",
+    status,
     reply_to: null,
     edited_at: null,
     expires_at: m.expiresAt,
@@ -56,25 +67,32 @@ async function message(
     emoji: "👍",
     reacted_at: T0,
   }).execute();
-  if (direction === "out" && m.conversation !== "self") {
-    await vault.db.insertInto("outbox").values({
-      id,
-      message_id: id,
-      recipient: m.conversation,
-      envelope: randomBytes(256),
-      created_at: T0,
-      next_attempt_at: T0,
-      last_error: null,
-      ttl_ms: 60_000,
-    }).execute();
+  if (m.conversation === "self") return id;
+  const outbox = { recipient: m.conversation, envelope: randomBytes(256), last_error: null };
+  const at = { created_at: T0, next_attempt_at: T0, ttl_ms: 60_000 };
+  if (status === "queued") {
+    await vault.db.insertInto("outbox").values({ id, message_id: id, ...outbox, ...at })
+      .execute();
   }
+  await vault.db.insertInto("outbox").values({
+    id: toHex(randomBytes(16)),
+    message_id: null,
+    target_id: id,
+    ...outbox,
+    ...at,
+  }).execute();
   return id;
 }
 
 async function ids(vault: ClientVault, table: "messages" | "reactions" | "outbox") {
-  const col = table === "reactions" ? "message_id" : table === "outbox" ? "message_id" : "id";
+  if (table === "outbox") {
+    const rows = await vault.db.selectFrom("outbox").select(["message_id", "target_id"])
+      .execute();
+    return rows.map((r) => r.message_id ?? r.target_id).sort();
+  }
+  const col = table === "reactions" ? "message_id" : "id";
   const rows = await vault.db.selectFrom(table).select(col).execute();
-  return rows.map((r) => (r as Record<string, string | null>)[col]).sort();
+  return rows.map((r) => (r as Record<string, string>)[col]).sort();
 }
 
 Deno.test("a sweep removes expired messages with their reactions and outbox rows, per conversation", async () => {
@@ -110,7 +128,11 @@ Deno.test("a sweep removes expired messages with their reactions and outbox rows
     );
     assertEquals(await ids(vault, "messages"), [later, never].sort());
     assertEquals(await ids(vault, "reactions"), [later, never].sort());
-    assertEquals(await ids(vault, "outbox"), [later, never].sort());
+    assertEquals(
+      await ids(vault, "outbox"),
+      [later, never].sort(),
+      "the items queued for a removed message went with it",
+    );
     const conv = await vault.db.selectFrom("conversations").select("unread_count")
       .where("id", "=", "peer-a").executeTakeFirstOrThrow();
     assertEquals(conv.unread_count, 0, "the unread message left the count");
@@ -120,6 +142,44 @@ Deno.test("a sweep removes expired messages with their reactions and outbox rows
     assertEquals(await sweeper.runOnce(), undefined, "no timer left");
     assertEquals(removed, [{ conversationId: "peer-b", ids: [later] }]);
     assertEquals(await ids(vault, "messages"), [never]);
+  });
+});
+
+Deno.test("an outgoing message still queued is not removed before it was sent or failed", async () => {
+  await withVault(async (vault) => {
+    let now = T0;
+    const removed: RemovedMessages[] = [];
+    const sweeper = new ExpirySweeper(vault.db, {
+      clock: () => now,
+      onRemoved: (r) => removed.push(r),
+    });
+    const queued = await message(vault, {
+      conversation: "peer-a",
+      expiresAt: T0 + 1_000,
+      status: "queued",
+    });
+    const failed = await message(vault, {
+      conversation: "peer-a",
+      expiresAt: T0 + 1_000,
+      status: "failed",
+    });
+    const other = await message(vault, { conversation: "peer-b", expiresAt: T0 + 9_000 });
+    now = T0 + 5_000;
+    assertEquals(await sweeper.runOnce(), T0 + 9_000, "the queued one is not due");
+    assertEquals(removed, [{ conversationId: "peer-a", ids: [failed] }]);
+    assertEquals(await ids(vault, "messages"), [other, queued].sort());
+    assertEquals(await ids(vault, "outbox"), [other, queued, queued].sort());
+
+    // The outbox worker sends it: the next pass removes it.
+    await vault.db.transaction().execute(async (tx) => {
+      await tx.deleteFrom("outbox").where("message_id", "=", queued).execute();
+      await tx.updateTable("messages").set({ status: "sent" }).where("id", "=", queued).execute();
+    });
+    removed.length = 0;
+    assertEquals(await sweeper.runOnce(), T0 + 9_000);
+    assertEquals(removed, [{ conversationId: "peer-a", ids: [queued] }]);
+    assertEquals(await ids(vault, "messages"), [other]);
+    assertEquals(await ids(vault, "outbox"), [other]);
   });
 });
 

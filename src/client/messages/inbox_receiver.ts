@@ -3,7 +3,7 @@
  * through onion paths, keeping to one swarm member so that `after` follows
  * that member's order; opens each item, de-duplicates it by item hash and
  * message id, applies it (a text, a receipt, an edit, a delete, a reaction,
- * typing, a request accept, a timer change or a profile; see
+ * typing, a request accept's profile, a timer change or a profile; see
  * incoming_store.ts and incoming_apply.ts), and only after the local commit
  * deletes the items from the swarm. Items that do not open, and everything
  * from a blocked sender, are dropped unseen (and deleted too). Read
@@ -68,7 +68,7 @@ export interface InboxReceiverOptions {
   /**
    * Called after an item changed something other than a new text or a
    * status, committed: `update` (an edit, a delete for everyone, a
-   * reaction), `contact` (a peer's name, avatar or state), `conversation`
+   * reaction), `contact` (a peer's name or avatar), `conversation`
    * (the peer changed the timer), `typing`; and `status` when there is no
    * `onStatus`.
    */
@@ -114,17 +114,25 @@ export class InboxReceiver {
   }
 
   /**
-   * Handle one batch of retrieved items and commit them locally.
+   * Handle one batch of retrieved items and commit them locally, item by
+   * item. The delivery receipts of the texts stored are sent even when a
+   * later item throws.
    * @returns the hashes to delete from the swarm (every item handled)
+   * @throws the error of an item that could not be handled (the items before it are committed)
    */
   async handle(items: readonly RetrievedItem[]): Promise<string[]> {
     const receipts = new Map<string, string[]>();
     const done: string[] = [];
-    for (const item of items) {
-      await this.#handleOne(item, receipts);
-      done.push(item.hash);
+    try {
+      for (const item of items) {
+        await this.#handleOne(item, receipts);
+        done.push(item.hash);
+      }
+    } finally {
+      // Each item committed on its own: the texts stored before one that threw still get
+      // their delivery receipts (the batch is fetched again, and they are seen by then).
+      for (const [sender, ids] of receipts) await this.#options.onDelivered?.(sender, ids);
     }
-    for (const [sender, ids] of receipts) await this.#options.onDelivered?.(sender, ids);
     return done;
   }
 

@@ -308,20 +308,27 @@ Deno.test("typing shows only with typingIndicators on, from a contact, when fres
   });
 });
 
-Deno.test("a request accept makes the sender a contact, with a contact event", async () => {
+Deno.test("a request accept never makes the sender a contact; its profile applies", async () => {
   await withReceiver(async (h) => {
+    // A stranger writes (a request), then claims the owner accepted it.
     await h.send({ type: "text", text: "hi" });
     await h.send({ type: "request-accept", profile: { displayName: "Ada" } });
-    assertEquals(await contactState(h.db, h.peerId), "contact");
+    assertEquals(await contactState(h.db, h.peerId), "request", "still a request");
     assertEquals(h.events.length, 1);
     const event = h.events[0] as Extract<ChatEvent, { type: "contact" }>;
     assertEquals([event.type, event.contact.state, event.contact.displayName], [
       "contact",
-      "contact",
+      "request",
       "Ada",
     ]);
     await h.send({ type: "request-accept", profile: { displayName: "Ada" } });
-    assertEquals(h.events.length, 1, "nothing changed the second time");
+    await h.send({ type: "request-accept" });
+    assertEquals(h.events.length, 1, "nothing changed");
+    assertEquals(await contactState(h.db, h.peerId), "request");
+
+    // Texts from the request still get no delivery receipt.
+    await h.send({ type: "text", text: "let me in" });
+    assertEquals(h.delivered, []);
   });
 });
 
@@ -337,8 +344,10 @@ Deno.test("a contact's timer change sets the conversation, with a conversation e
     const conv = (h.events[0] as Extract<ChatEvent, { type: "conversation" }>).conversation;
     assertEquals([conv.id, conv.disappearing], [h.peerId, { mode: "after_read", seconds: 3600 }]);
 
-    await h.send({ type: "disappearing", expiresIn: 60 });
-    await h.send({ type: "disappearing" });
+    await h.send({ type: "disappearing", expiresIn: 60 }, { sentAt: h.now + 1 });
+    // Sent before the one in force, arriving after it: ignored.
+    await h.send({ type: "disappearing", expiresIn: 90 }, { sentAt: h.now - 1 });
+    await h.send({ type: "disappearing" }, { sentAt: h.now + 2 });
     const last = h.events.map((e) =>
       (e as Extract<ChatEvent, { type: "conversation" }>).conversation.disappearing
     );
@@ -422,3 +431,42 @@ Deno.test("a blocked sender's items are dropped; an item is handled once", async
     assertEquals(count.length, 3, "hello, once and the owner's own");
   });
 });
+
+Deno.test("delivery receipts of a batch are sent even when a later item throws", async () => {
+  await withReceiver(async (h) => {
+    await befriend(h);
+    const text = await h.item({ type: "text", text: "stored" });
+    const broken: RetrievedItem = { hash: "not a hash", expiry: h.now + 1_000, data: text.data };
+    let threw = false;
+    await h.receiver.handle([text, broken]).catch(() => threw = true);
+    assert(threw, "the batch failed");
+    assert(await isSeen(h.db, text.hash), "the text before it is committed");
+    assertEquals(h.delivered, [[h.peerId, [await idOf(text, h)]]]);
+  });
+});
+
+Deno.test("a delete that overtakes its text: the late text is dropped, no message event", async () => {
+  await withReceiver(async (h) => {
+    await befriend(h);
+    const id = newMessageId();
+    const text = await sealFrom(h, { type: "text", id, text: "regret" }, h.now - 2_000);
+    const del = await sealFrom(
+      h,
+      { type: "delete", id: newMessageId(), target: id },
+      h.now - 1_000,
+    );
+    assertEquals(await h.receiver.handle([del, text]), [del.hash, text.hash]);
+    assertEquals(h.messages, [], "the text never shows");
+    assertEquals(h.delivered, []);
+    const tomb = (await messageById(h.db, id))!;
+    assertEquals([tomb.deleted, tomb.text, tomb.sentAt], [true, "", h.now - 1_000]);
+  });
+});
+
+/** Seal content with a chosen id from the peer to the owner, as an inbox item. */
+async function sealFrom(h: Harness, content: MessageContent, sentAt: number) {
+  const data = await sealEnvelope(encodeContent(content), h.peer, h.owner.signing.publicKey, {
+    now: sentAt,
+  });
+  return { hash: toHex(sha256(data)), expiry: h.now + 1_000_000, data };
+}

@@ -4,11 +4,14 @@
  * timers and request accepts. Each applies its change and marks the item
  * hash seen in one transaction, and tells whether anything changed; an
  * item that does not apply (an unknown or foreign target, an older change)
- * is only marked seen.
+ * is only marked seen. A delete that arrives before its text leaves a
+ * tombstone that the late text cannot replace.
  * @module
  */
 import type { Kysely } from "kysely";
 import type { ClientDb, DisappearingMode } from "../db/schema.ts";
+import { MIN_DISAPPEARING_S } from "./chat_actions.ts";
+import { touchConversation } from "./chat_store.ts";
 import type { ContentProfile } from "./content.ts";
 import { applyPeerProfile, contactState, type IncomingItem, markSeen } from "./incoming_store.ts";
 
@@ -75,15 +78,22 @@ export async function applyEdit(db: Db, e: IncomingEdit): Promise<boolean> {
 /**
  * Apply a delete for everyone: the target must be an incoming message of
  * the sender in its conversation, not deleted. Its body is wiped, its
- * reactions removed, and a tombstone stays.
- * @returns whether the message changed
+ * reactions removed, and a tombstone stays. A delete of an id this node
+ * does not have yet, from a contact or a message request, arrived before
+ * its text (another swarm member's order, a retry): a tombstone is stored
+ * under that id (sent at the delete's time), so the late text is dropped
+ * as a duplicate. That tombstone is not reported as a change.
+ * @returns whether an existing message changed
  * @throws {HearthError} `bad_request` when the item hash is not 32 bytes of hex
  */
 export async function applyDelete(db: Db, d: IncomingDelete): Promise<boolean> {
   return await db.transaction().execute(async (tx) => {
     await markSeen(tx, d.hash, d.now);
     const row = await senderMessage(tx, d.sender, d.target);
-    if (!row) return false;
+    if (!row) {
+      await earlyTombstone(tx, d);
+      return false;
+    }
     await tx.updateTable("messages").set({ body_json: "{}", deleted: 1 })
       .where("id", "=", row.id).execute();
     await tx.deleteFrom("reactions").where("message_id", "=", row.id).execute();
@@ -131,53 +141,82 @@ export async function applyReaction(db: Db, r: IncomingReaction): Promise<boolea
 /**
  * Apply a disappearing timer change from a contact or a message request
  * (from anyone else it is only marked seen): the conversation's timer is
- * set, and the conversation created when missing. The timer applies to
- * messages sent from then on.
+ * set, and the conversation created when missing, but only when the
+ * change is newer (its sent-at time) than the timer's last setting
+ * (`disappearing_at`, by either side), so two changes crossing each other
+ * end the same on both sides. A timer under {@link MIN_DISAPPEARING_S} is
+ * raised to it. The timer applies to messages sent from then on.
  * @returns whether the conversation's timer changed
  * @throws {HearthError} `bad_request` when the item hash is not 32 bytes of hex
  */
 export async function applyTimer(db: Db, t: IncomingTimer): Promise<boolean> {
   const mode = t.mode;
-  const seconds = mode === "off" ? 0 : t.seconds;
+  const seconds = mode === "off" ? 0 : Math.max(MIN_DISAPPEARING_S, t.seconds);
   return await db.transaction().execute(async (tx) => {
     await markSeen(tx, t.hash, t.now);
     const state = await contactState(tx, t.sender);
     if (state !== "contact" && state !== "request") return false;
     const before = await tx.selectFrom("conversations")
-      .select(["disappearing_mode", "disappearing_seconds"]).where("id", "=", t.sender)
-      .executeTakeFirst();
-    if (before?.disappearing_mode === mode && before.disappearing_seconds === seconds) {
-      return false;
-    }
+      .select(["disappearing_mode", "disappearing_seconds", "disappearing_at"])
+      .where("id", "=", t.sender).executeTakeFirst();
+    if (before && t.sentAt <= before.disappearing_at) return false;
     if (!before && mode === "off") return false;
+    const same = before?.disappearing_mode === mode && before.disappearing_seconds === seconds;
+    const set = {
+      disappearing_mode: mode,
+      disappearing_seconds: seconds,
+      disappearing_at: t.sentAt,
+    };
     await tx.insertInto("conversations").values({
       id: t.sender,
       kind: "1:1",
       last_message_at: null,
-      disappearing_mode: mode,
-      disappearing_seconds: seconds,
-    }).onConflict((oc) =>
-      oc.column("id").doUpdateSet({ disappearing_mode: mode, disappearing_seconds: seconds })
-    ).execute();
-    return true;
+      ...set,
+    }).onConflict((oc) => oc.column("id").doUpdateSet(set)).execute();
+    return !same;
   });
 }
 
 /**
- * Apply a request accept: a sender in state `request` becomes a contact;
- * a riding profile updates its name and avatar.
- * @returns whether the sender's state, name or avatar changed
+ * Apply a request accept: it never changes the sender's state (a stranger
+ * cannot make itself a contact); only a riding profile updates a known
+ * sender's name and avatar.
+ * @returns whether the sender's name or avatar changed
  * @throws {HearthError} `bad_request` when the item hash is not 32 bytes of hex
  */
 export async function applyAccept(db: Db, a: IncomingAccept): Promise<boolean> {
   return await db.transaction().execute(async (tx) => {
     await markSeen(tx, a.hash, a.now);
-    const res = await tx.updateTable("contacts").set({ state: "contact" })
-      .where("account_id", "=", a.sender).where("state", "=", "request").executeTakeFirst();
-    const accepted = Number(res.numUpdatedRows) > 0;
-    const changed = a.profile ? await applyPeerProfile(tx, a.sender, a.profile) : false;
-    return accepted || changed;
+    return a.profile ? await applyPeerProfile(tx, a.sender, a.profile) : false;
   });
+}
+
+/**
+ * Store a tombstone for a delete whose target this node has never seen,
+ * when the sender is a contact or a request (run in the caller's transaction).
+ */
+async function earlyTombstone(db: Db, d: IncomingDelete): Promise<void> {
+  const state = await contactState(db, d.sender);
+  if (state !== "contact" && state !== "request") return;
+  const known = await db.selectFrom("messages").select("id").where("id", "=", d.target)
+    .executeTakeFirst();
+  if (known) return;
+  await db.insertInto("messages").values({
+    id: d.target,
+    conversation_id: d.sender,
+    direction: "in",
+    sender: d.sender,
+    sent_at: d.sentAt,
+    received_at: d.now,
+    body_json: "{}",
+    status: "delivered",
+    reply_to: null,
+    edited_at: null,
+    deleted: 1,
+    expires_at: null,
+  }).execute();
+  // Unread, as the text would have been had it come first and then been deleted.
+  await touchConversation(db, d.sender, d.sentAt, 1);
 }
 
 /** The sender's own live incoming message `id` in its conversation, or undefined. */

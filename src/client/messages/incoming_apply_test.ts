@@ -146,8 +146,9 @@ Deno.test("a timer change from a contact or request sets the conversation, creat
     const conv = (id: string) =>
       db.selectFrom("conversations").select(["disappearing_mode", "disappearing_seconds"])
         .where("id", "=", id).executeTakeFirst();
+    let sentAt = 100;
     const timer = (sender: string, mode: "off" | "after_send" | "after_read", seconds: number) =>
-      applyTimer(db, { ...item(100, sender), mode, seconds });
+      applyTimer(db, { ...item(sentAt++, sender), mode, seconds });
 
     assertEquals(await timer(PEER, "after_send", 60), false, "not from a stranger");
     assertEquals(await conv(PEER), undefined);
@@ -172,24 +173,120 @@ Deno.test("a timer change from a contact or request sets the conversation, creat
   });
 });
 
-Deno.test("a request accept makes a request a contact and nothing else", async () => {
+Deno.test("timer changes: the newer wins by sent-at time, and a timer under 10 s is raised to 10 s", async () => {
+  await withClientDb(async (db) => {
+    await incoming(db, 100);
+    const state = () =>
+      db.selectFrom("conversations")
+        .select(["disappearing_mode", "disappearing_seconds", "disappearing_at"])
+        .where("id", "=", PEER).executeTakeFirstOrThrow();
+    const timer = (sentAt: number, mode: "off" | "after_send" | "after_read", seconds: number) =>
+      applyTimer(db, { ...item(sentAt), mode, seconds });
+
+    assertEquals(await timer(2_000, "after_send", 3), true);
+    assertEquals(await state(), {
+      disappearing_mode: "after_send",
+      disappearing_seconds: 10,
+      disappearing_at: 2_000,
+    }, "raised to the shortest timer; the change's sent-at time kept");
+    // Sent before the timer in force (a crossing change arriving late): ignored.
+    const late = { ...item(1_500), mode: "after_read" as const, seconds: 600 };
+    assertEquals(await applyTimer(db, late), false);
+    assert(await isSeen(db, late.hash));
+    assertEquals(await timer(2_000, "off", 0), false, "not newer: equal");
+    assertEquals((await state()).disappearing_seconds, 10);
+
+    // The owner's own change at 3,000 (its clock): an older peer change loses to it.
+    await db.updateTable("conversations")
+      .set({ disappearing_mode: "after_read", disappearing_seconds: 60, disappearing_at: 3_000 })
+      .where("id", "=", PEER).execute();
+    assertEquals(await timer(2_500, "off", 0), false);
+    assertEquals((await state()).disappearing_mode, "after_read");
+    assertEquals(await timer(3_001, "after_read", 60), false, "newer but the same timer");
+    assertEquals((await state()).disappearing_at, 3_001, "still recorded as the last setting");
+    assertEquals(await timer(3_002, "off", 0), true);
+    assertEquals(await state(), {
+      disappearing_mode: "off",
+      disappearing_seconds: 0,
+      disappearing_at: 3_002,
+    });
+  });
+});
+
+Deno.test("a request accept never changes the sender's state; only its profile applies", async () => {
   await withClientDb(async (db) => {
     const a = { ...item(100) };
     assertEquals(await applyAccept(db, a), false, "a stranger stays unknown");
     assert(await isSeen(db, a.hash));
     assertEquals(await contactState(db, PEER), undefined);
 
+    // A stranger that wrote first (a request) cannot promote itself by sending an accept.
     await incoming(db, 100);
     assertEquals(await contactState(db, PEER), "request");
-    assertEquals(await applyAccept(db, { ...item(200), profile: { displayName: "Ada" } }), true);
+    assertEquals(await applyAccept(db, item(200)), false);
+    assertEquals(await contactState(db, PEER), "request");
+    assertEquals(await applyAccept(db, { ...item(300), profile: { displayName: "Ada" } }), true);
+    assertEquals(await contactState(db, PEER), "request", "the profile applies, not the state");
+    assertEquals(await applyAccept(db, { ...item(400), profile: { displayName: "Ada" } }), false);
+
+    // A contact (the owner wrote first) that accepts: its profile applies.
+    await db.updateTable("contacts").set({ state: "contact" }).where("account_id", "=", PEER)
+      .execute();
+    assertEquals(await applyAccept(db, { ...item(500), profile: { displayName: "Ada L" } }), true);
     assertEquals(await contactState(db, PEER), "contact");
-    assertEquals(await applyAccept(db, { ...item(300), profile: { displayName: "Ada" } }), false);
-    assertEquals(await applyAccept(db, { ...item(300), profile: { displayName: "Ada L" } }), true);
 
     await incoming(db, 100, OTHER);
     await db.updateTable("contacts").set({ state: "declined" }).where("account_id", "=", OTHER)
       .execute();
     assertEquals(await applyAccept(db, item(200, OTHER)), false);
     assertEquals(await contactState(db, OTHER), "declined");
+  });
+});
+
+Deno.test("a delete before its text leaves a tombstone that drops the late text; an edit before it is ignored", async () => {
+  await withClientDb(async (db) => {
+    await incoming(db, 100);
+    const early = newMessageId();
+    const d = { ...item(250), target: early };
+    assertEquals(await applyDelete(db, d), false, "no existing message changed");
+    assert(await isSeen(db, d.hash));
+    const tomb = await row(db, early);
+    assertEquals(
+      [tomb.direction, tomb.sender, tomb.conversation_id, tomb.deleted, tomb.body_json],
+      ["in", PEER, PEER, 1, "{}"],
+    );
+    assertEquals([tomb.status, tomb.sent_at, tomb.received_at], ["delivered", 250, NOW]);
+    assertEquals(await applyDelete(db, { ...item(260), target: early }), false, "once");
+    const conv = await db.selectFrom("conversations").select(["unread_count", "last_message_at"])
+      .where("id", "=", PEER).executeTakeFirstOrThrow();
+    assertEquals(conv, { unread_count: 2, last_message_at: 250 }, "as if text, then delete");
+
+    const late = await storeIncoming(db, { ...item(200), id: early, text: "regret" });
+    assertEquals(late.outcome, "duplicate", "the late text is dropped");
+    assertEquals((await row(db, early)).body_json, "{}");
+
+    // An edit before its text is ignored: the text, when it comes, is the original.
+    const unseen = newMessageId();
+    assertEquals(await applyEdit(db, { ...item(300), target: unseen, text: "edited" }), false);
+    assertEquals(
+      await db.selectFrom("messages").select("id").where("id", "=", unseen).executeTakeFirst(),
+      undefined,
+    );
+
+    // Only from a contact or a request: a stranger's or a declined peer's delete stores nothing.
+    for (const [sender, declined] of [["stranger-account", false], [OTHER, true]] as const) {
+      if (declined) {
+        await incoming(db, 100, OTHER);
+        await db.updateTable("contacts").set({ state: "declined" })
+          .where("account_id", "=", OTHER).execute();
+      }
+      const target = newMessageId();
+      assertEquals(await applyDelete(db, { ...item(300, sender), target }), false);
+      assertEquals(
+        await db.selectFrom("messages").select("id").where("id", "=", target).executeTakeFirst(),
+        undefined,
+        sender,
+      );
+    }
   });
 });

@@ -21,9 +21,10 @@ export interface RemovedMessages {
 }
 
 /**
- * Remove messages from this node: their rows, reactions and outbox rows,
- * in one transaction; an unread incoming one leaves its conversation's
- * unread count.
+ * Remove messages from this node: their rows, reactions and outbox rows
+ * (the row carrying the message, and the edits, deletes and reactions still
+ * queued for it), in one transaction; an unread incoming one leaves its
+ * conversation's unread count.
  * @returns what went, per conversation
  */
 export async function removeMessages(db: Db, ids: readonly string[]): Promise<RemovedMessages[]> {
@@ -39,6 +40,7 @@ export async function removeMessages(db: Db, ids: readonly string[]): Promise<Re
       const found = rows.map((r) => r.id);
       await tx.deleteFrom("reactions").where("message_id", "in", found).execute();
       await tx.deleteFrom("outbox").where("message_id", "in", found).execute();
+      await tx.deleteFrom("outbox").where("target_id", "in", found).execute();
       await tx.deleteFrom("messages").where("id", "in", found).execute();
       const unread = new Map<string, number>();
       for (const r of rows) {
@@ -60,18 +62,39 @@ export async function removeMessages(db: Db, ids: readonly string[]): Promise<Re
 }
 
 /**
- * Remove every message whose `expires_at` has passed (as {@link removeMessages}).
+ * Remove every message whose `expires_at` has passed (as {@link removeMessages}),
+ * but an outgoing one still waiting in the outbox: a short timer must not
+ * remove a message before it was sent; it goes on a later pass, once sent
+ * or failed.
  * @returns what went, per conversation
  */
 export async function removeExpired(db: Db, now: number): Promise<RemovedMessages[]> {
-  const rows = await db.selectFrom("messages").select("id")
-    .where("expires_at", "is not", null).where("expires_at", "<=", now).execute();
+  const rows = await timed(db).select("messages.id").where("expires_at", "<=", now).execute();
   return await removeMessages(db, rows.map((r) => r.id));
 }
 
-/** The earliest `expires_at` of any message, or undefined when none has a timer. */
+/**
+ * The earliest `expires_at` of any message that {@link removeExpired}
+ * would remove once due (an outgoing message still in the outbox waits).
+ * @returns the time, or undefined when none has a timer
+ */
 export async function nextExpiry(db: Db): Promise<number | undefined> {
-  const row = await db.selectFrom("messages").select("expires_at")
-    .where("expires_at", "is not", null).orderBy("expires_at").limit(1).executeTakeFirst();
+  const row = await timed(db).select("expires_at").orderBy("expires_at").limit(1)
+    .executeTakeFirst();
   return row?.expires_at ?? undefined;
+}
+
+/** The messages with a timer, but the outgoing ones still queued in the outbox. */
+function timed(db: Db) {
+  return db.selectFrom("messages").where("expires_at", "is not", null)
+    .where((eb) =>
+      eb.not(eb.and([
+        eb("messages.direction", "=", "out"),
+        eb("messages.status", "=", "queued"),
+        eb.exists(
+          eb.selectFrom("outbox").select("outbox.id")
+            .whereRef("outbox.message_id", "=", "messages.id"),
+        ),
+      ]))
+    );
 }

@@ -11,8 +11,11 @@
  *   marks the message `sent`.
  * - Failure: the item is retried with exponential backoff; the recipient's
  *   later items wait behind it.
- * - TTL: an item is stored with its own TTL (`ttl_ms`, default
- *   {@link INBOX_TTL_MS}, within the inbox's TTL bounds). An item is given up once
+ * - TTL: an item with its own TTL (`ttl_ms`) is stored with what is left
+ *   of it since it was queued (`created_at + ttl_ms - now`, at least the
+ *   swarm's shortest TTL), so a retried disappearing message does not
+ *   outlive its timer in the swarm; other items get {@link INBOX_TTL_MS}
+ *   (always within the inbox's TTL bounds). An item is given up once
  *   `min(OUTBOX_GIVE_UP_MS, ttl_ms)` has passed since it was queued (a late
  *   typing indicator or a disappearing message past its timer is not worth
  *   sending): the row goes and its message becomes `failed`.
@@ -60,12 +63,21 @@ export function backoffMs(attempts: number): number {
 }
 
 /**
- * The TTL an item is stored with in the recipient's swarm.
- * @param ttlMs the outbox row's `ttl_ms` (null: the inbox default)
+ * The TTL an item is stored with in the recipient's swarm: an item with
+ * its own TTL gets what is left of it since it was queued, so that it
+ * expires in the swarm when it would have had it been stored at once.
+ * @param item the outbox row's queue time and `ttl_ms` (null: the inbox default)
+ * @param now current time, ms
  * @returns the TTL, ms, within what a relay accepts in an inbox (`MIN_TTL_MS` … `MAX_INBOX_TTL_MS`)
  */
-export function storeTtlMs(ttlMs: number | null): number {
-  return Math.min(MAX_INBOX_TTL_MS, Math.max(MIN_TTL_MS, ttlMs ?? INBOX_TTL_MS));
+export function storeTtlMs(
+  item: { created_at: number; ttl_ms: number | null },
+  now: number,
+): number {
+  const ttl = item.ttl_ms === null
+    ? INBOX_TTL_MS
+    : Math.min(item.ttl_ms, item.created_at + item.ttl_ms - now);
+  return Math.min(MAX_INBOX_TTL_MS, Math.max(MIN_TTL_MS, ttl));
 }
 
 /**
@@ -302,7 +314,7 @@ export class OutboxWorker {
     try {
       const key = swarmKeyOf(parseAccountId(item.recipient));
       await this.#swarm.store(key, INBOX_NS, new Uint8Array(item.envelope), {
-        ttlMs: storeTtlMs(item.ttl_ms),
+        ttlMs: storeTtlMs(item, this.#clock()),
       });
       await this.#finish(item, "sent");
       return true;

@@ -14,6 +14,7 @@ import {
   OUTBOX_CONCURRENCY,
   OUTBOX_GIVE_UP_MS,
   OutboxWorker,
+  storeTtlMs,
 } from "./outbox_worker.ts";
 import { withClientDb } from "./test_chat_db.ts";
 import type { Kysely } from "kysely";
@@ -235,12 +236,41 @@ Deno.test("the store call carries the item's TTL: its own, the inbox default, wi
     assertEquals(await worker.runOnce(), undefined);
     assertEquals(inbox.calls.map((c) => [c.item, c.ttlMs]), [
       ["default", INBOX_TTL_MS],
-      ["minute", 60_000],
+      ["minute", 60_000 - 3], // what is left of it since it was queued
       ["typing", 10_000],
       ["short", MIN_TTL_MS],
       ["long", MAX_INBOX_TTL_MS],
     ]);
   });
+});
+
+Deno.test("a retried item is stored with what is left of its TTL since it was queued", async () => {
+  await withWorker(1, async ({ db, recipients: [to], inbox, clock, worker }) => {
+    await queue(db, { id: "timed", to: to!, at: T0 }, { ttlMs: 60_000 });
+    await queue(db, { id: "plain", to: to!, at: T0 + 1 });
+    inbox.failing.add(to!);
+    await worker.runOnce();
+    clock.now = T0 + 45_000;
+    await worker.runOnce();
+    clock.now = T0 + 55_000;
+    inbox.failing.clear();
+    await worker.runOnce();
+    assertEquals(inbox.calls.map((c) => [c.item, c.ttlMs]), [
+      ["timed", 60_000],
+      ["timed", 15_000],
+      ["timed", MIN_TTL_MS], // 5 s left: never under the swarm's shortest TTL
+      ["plain", INBOX_TTL_MS], // the default is not counted down
+    ]);
+    assertEquals(await statusOf(db, "timed"), "sent");
+  });
+});
+
+Deno.test("storeTtlMs: the default, or what is left of the item's TTL, within the inbox bounds", () => {
+  assertEquals(storeTtlMs({ created_at: T0, ttl_ms: null }, T0 + 86_400_000), INBOX_TTL_MS);
+  assertEquals(storeTtlMs({ created_at: T0, ttl_ms: 60_000 }, T0 + 20_000), 40_000);
+  assertEquals(storeTtlMs({ created_at: T0, ttl_ms: 60_000 }, T0 + 59_000), MIN_TTL_MS);
+  assertEquals(storeTtlMs({ created_at: T0 + 5, ttl_ms: 60_000 }, T0), 60_000, "never more");
+  assertEquals(storeTtlMs({ created_at: T0, ttl_ms: 30 * 86_400_000 }, T0), MAX_INBOX_TTL_MS);
 });
 
 Deno.test("an item past its TTL or its give-up age is not sent; its message fails with a status event", async () => {
