@@ -209,6 +209,14 @@ export function renderReport(r: BenchResults): string[] {
     ...formatTable(["operation", "WebCrypto", "noble", "WebCrypto/noble"], cryptoRows(r.crypto)),
   );
 
+  out.push("", "4b. Forward-secret sessions, one at a time on one thread (median)");
+  out.push(
+    ...formatTable(
+      ["operation", "ms", "samples"],
+      r.sessions.map((c) => [c.op, num(c.ms), String(c.samples)]),
+    ),
+  );
+
   const b = r.storeBatching;
   out.push("", `5. MessageStore: ${b.items} puts of ${b.itemBytes} B on a libsql file (median)`);
   out.push(

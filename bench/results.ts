@@ -3,6 +3,7 @@
  * and the targets they are checked against.
  * @module
  */
+import type { SessionCost } from "./session_costs.ts";
 import type { CryptoRate } from "./crypto_rates.ts";
 import type { DevnetResult, NamedLoad } from "./devnet_phase.ts";
 import type { HttpExchangeRate } from "./http_exchange.ts";
@@ -81,6 +82,8 @@ export interface BenchResults {
   busyBeforeStart?: number;
   /** Crypto primitives per second. */
   crypto: CryptoRate[];
+  /** The session handshake and the double ratchet, per operation. */
+  sessions: SessionCost[];
   /** Per-hop onion processing. */
   hop: HopResult;
   /** HTTP exchanges on loopback. */

@@ -2,7 +2,8 @@
  * `deno task bench`: measure hearth on this machine in one run, print a
  * table and write bench/results.json.
  *
- * 1. Crypto primitives, WebCrypto against noble (quiet machine).
+ * 1. Crypto primitives, WebCrypto against noble (quiet machine), and the
+ *    session handshake and double ratchet per message.
  * 2. Per-hop onion processing against one X25519 + AES-GCM; one HTTP
  *    exchange on loopback; an onion path of in-process hops.
  * 3. MessageStore puts, batched against sequential, on a libsql file.
@@ -19,6 +20,7 @@
  */
 import { measureHopCost } from "../src/relay/onion/bench_hop.ts";
 import { measureCryptoRates } from "./crypto_rates.ts";
+import { measureSessionCosts } from "./session_costs.ts";
 import { runDevnetPhase } from "./devnet_phase.ts";
 import { measureHttpExchange } from "./http_exchange.ts";
 import { runMessagingPhase } from "./messaging_phase.ts";
@@ -82,6 +84,9 @@ async function measure(root: string): Promise<BenchResults> {
   progress("crypto primitives");
   const crypto = await measureCryptoRates({ budgetMs: 400 });
 
+  progress("session handshake and ratchet");
+  const sessions = await measureSessionCosts({ samples: 200 });
+
   progress("per-hop cost");
   const hop: HopResult = {
     iterations: HOP_ITERATIONS,
@@ -125,6 +130,7 @@ async function measure(root: string): Promise<BenchResults> {
     loadavg: { start: loadStart, end: loadavg() },
     busyBeforeStart: busyBefore,
     crypto,
+    sessions,
     hop,
     http,
     onionInProcess,

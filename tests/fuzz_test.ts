@@ -198,6 +198,8 @@ async function storageThroughOnion(net: FuzzNet): Promise<void> {
       blob: data,
     },
     { header: await signedHeader(owner, { method: "retrieve", ns: 0 }, { method: "retrieve" }) },
+    // A public-read namespace (ns % 10 == 5): retrieve needs no signature.
+    { header: { method: "retrieve", key, ns: 5 } },
     {
       header: await signedHeader(owner, { method: "delete", ns: 0, hashes: hashes.map(toHex) }, {
         method: "delete",

@@ -128,12 +128,31 @@ export class SwarmClient {
     options: Target & { after?: string; waitMs?: number; maxBytes?: number } = {},
   ): Promise<{ items: RetrievedItem[]; more: boolean }> {
     const key = swarmKeyOf(owner.publicKey);
-    const header: Record<string, unknown> = { method: "retrieve", key: toHex(key), ns };
-    if (options.after) header.after = options.after;
+    const header = retrieveHeader(key, ns, options);
     if (options.waitMs !== undefined) header.wait = options.waitMs;
-    if (options.maxBytes !== undefined) header.maxBytes = options.maxBytes;
     Object.assign(header, await this.#signed(owner, key, ns, { method: "retrieve" }));
     const res = await this.#call(key, header, undefined, options);
+    return parseItems(res);
+  }
+
+  /**
+   * Fetch anyone's items of a public-read namespace (ns % 10 == 5), with no
+   * signature and no long-poll: e.g. a peer's prekey bundle.
+   * @param key the 32-byte swarm key of the items' owner
+   * @param ns a public-read namespace
+   * @returns the items, in the answering node's arrival order, and whether there are more
+   * @throws {RangeError} when `ns` is not a public-read namespace
+   * @throws {HearthError} when no swarm member answers, or one refuses
+   */
+  async retrievePublic(
+    key: Uint8Array,
+    ns: number,
+    options: Target & { after?: string; maxBytes?: number } = {},
+  ): Promise<{ items: RetrievedItem[]; more: boolean }> {
+    if (!Number.isSafeInteger(ns) || Math.abs(ns % 10) !== 5) {
+      throw new RangeError("Namespace is not public-read");
+    }
+    const res = await this.#call(key, retrieveHeader(key, ns, options), undefined, options);
     return parseItems(res);
   }
 
@@ -245,6 +264,18 @@ export class SwarmClient {
     const from = tiers.find((t) => t.length > 0)!;
     return from[Math.floor(this.#random() * from.length)]!;
   }
+}
+
+/** The unsigned fields of a retrieve request. */
+function retrieveHeader(
+  key: Uint8Array,
+  ns: number,
+  options: { after?: string; maxBytes?: number },
+): Record<string, unknown> {
+  const header: Record<string, unknown> = { method: "retrieve", key: toHex(key), ns };
+  if (options.after) header.after = options.after;
+  if (options.maxBytes !== undefined) header.maxBytes = options.maxBytes;
+  return header;
 }
 
 function parseItems(res: Frame): { items: RetrievedItem[]; more: boolean } {

@@ -11,6 +11,7 @@ import { HearthError } from "../../shared/errors.ts";
 import {
   isNamespace,
   isPublicInbox,
+  isPublicRead,
   isValidTtl,
   MAX_HASHES_PER_REQUEST,
   MAX_RETRIEVE_BYTES,
@@ -41,7 +42,8 @@ export type StorageRequest =
     method: "retrieve";
     key: Uint8Array;
     ns: number;
-    auth: OwnerAuth;
+    /** Absent only for an unsigned retrieve of a public-read namespace (then `wait` is 0). */
+    auth: OwnerAuth | undefined;
     after: Uint8Array | undefined;
     wait: number;
     maxBytes: number;
@@ -78,14 +80,7 @@ export function parseStorageRequest(frame: Uint8Array): StorageRequest {
     case "store":
       return parseStore(header, blob);
     case "retrieve":
-      return {
-        method,
-        ...target(header),
-        auth: parseOwnerAuth(header),
-        after: header.after === undefined ? undefined : hexField(header, "after", 32),
-        wait: optInt(header, "wait", 0, MAX_LONG_POLL_MS, 0),
-        maxBytes: optInt(header, "maxBytes", 1, MAX_RETRIEVE_BYTES, MAX_RETRIEVE_BYTES),
-      };
+      return parseRetrieve(header);
     case "delete":
       return { method, ...target(header), auth: parseOwnerAuth(header), hashes: hashList(header) };
     case "expire":
@@ -110,12 +105,38 @@ function parseStore(header: Header, data: Uint8Array): StorageRequest {
   if (data.length > MAX_ITEM_BYTES) throw new HearthError("too_large", "Item is too large");
   let auth: OwnerAuth | undefined;
   if (!isPublicInbox(ns)) {
-    if (header.pubkey === undefined && header.ts === undefined && header.sig === undefined) {
+    if (!hasAuthFields(header)) {
       throw new HearthError("bad_namespace", "Namespace takes only signed stores");
     }
     auth = parseOwnerAuth(header);
   }
   return { method: "store", key, ns, ttl, data, auth };
+}
+
+function parseRetrieve(header: Header): StorageRequest {
+  const { key, ns } = target(header);
+  const wait = optInt(header, "wait", 0, MAX_LONG_POLL_MS, 0);
+  let auth: OwnerAuth | undefined;
+  if (isPublicRead(ns) && !hasAuthFields(header)) {
+    // Anyone may read a public-read namespace, but not hold a node's request open.
+    if (wait !== 0) throw new HearthError("bad_request", "An unsigned retrieve cannot wait");
+  } else {
+    auth = parseOwnerAuth(header);
+  }
+  return {
+    method: "retrieve",
+    key,
+    ns,
+    auth,
+    after: header.after === undefined ? undefined : hexField(header, "after", 32),
+    wait,
+    maxBytes: optInt(header, "maxBytes", 1, MAX_RETRIEVE_BYTES, MAX_RETRIEVE_BYTES),
+  };
+}
+
+/** Whether a header carries any of the owner's signature fields. */
+function hasAuthFields(header: Header): boolean {
+  return header.pubkey !== undefined || header.ts !== undefined || header.sig !== undefined;
 }
 
 function target(header: Header): { key: Uint8Array; ns: number } {

@@ -1,7 +1,9 @@
 /**
  * The storage RPC (PROTOCOL §5), the final handler of onion requests: one
  * request frame in, one response frame out. Bad input becomes an error
- * frame with a stable code; `handle` never throws.
+ * frame with a stable code; `handle` never throws. Every write is signed by
+ * the owner except a store to a public inbox; every read is signed except
+ * a retrieve of a public-read namespace.
  * @module
  */
 import { concatBytes, toHex } from "../../shared/crypto/bytes.ts";
@@ -105,7 +107,8 @@ export function createStorageRpc(deps: StorageRpcDeps): StorageRpc {
 
   async function runRetrieve(req: Req<"retrieve">): Promise<Uint8Array> {
     membersOrRedirect(req.key);
-    await checkOwner(req, req.auth);
+    // Unsigned only in a public-read namespace (the parser made sure, and that wait is 0).
+    if (req.auth) await checkOwner(req, req.auth);
     const options = { after: req.after, maxBytes: req.maxBytes };
     // Subscribe before reading, so an item arriving in between still wakes us.
     const sub = req.wait > 0 ? store.notifier.subscribe(req.key, req.ns) : undefined;

@@ -194,9 +194,9 @@ Deno.test("owner-only namespaces take signed stores only", async () => {
   await withRpc(async ({ call, clock }) => {
     const alice = await account();
     const mallory = await account();
-    const data = text("prekey bundle");
-    const base = { method: "store", key: toHex(alice.key), ns: 5, ttl: 60_000 };
-    const store = { method: "store" as const, data, ns: 5 };
+    const data = text("config");
+    const base = { method: "store", key: toHex(alice.key), ns: 3, ttl: 60_000 };
+    const store = { method: "store" as const, data, ns: 3 };
     assertEquals((await call(base, data)).error, "bad_namespace");
     const good = await ownerFields(alice, store, { ts: clock.now });
     assertEquals((await call({ ...base, ...good }, data)).ok, true);
@@ -213,8 +213,8 @@ Deno.test("owner-only namespaces take signed stores only", async () => {
     const retrieveAsMallory = {
       method: "retrieve",
       key: toHex(alice.key),
-      ns: 5,
-      ...(await ownerFields(alice, { method: "retrieve", ns: 5 }, {
+      ns: 3,
+      ...(await ownerFields(alice, { method: "retrieve", ns: 3 }, {
         ts: clock.now,
         signer: mallory.keys,
       })),
@@ -225,6 +225,82 @@ Deno.test("owner-only namespaces take signed stores only", async () => {
     const negFields = await ownerFields(alice, negative, { ts: clock.now });
     assertEquals((await call({ ...base, ns: -3, ...negFields }, data)).ok, true);
   });
+});
+
+Deno.test("public-read namespaces: signed stores, unsigned retrieves without a wait", async () => {
+  await withRpc(async ({ call, callRaw, clock }) => {
+    const alice = await account();
+    const mallory = await account();
+    const key = toHex(alice.key);
+    const data = text("prekey bundle");
+    for (const ns of [5, 15, -5, 32_765]) {
+      const base = { method: "store", key, ns, ttl: 30 * 86_400_000 };
+      // Stores stay the owner's: unsigned or signed by someone else is refused.
+      assertEquals((await call(base, data)).error, "bad_namespace");
+      const store = { method: "store" as const, data, ns };
+      const forged = await ownerFields(alice, store, { ts: clock.now, signer: mallory.keys });
+      assertEquals((await call({ ...base, ...forged }, data)).error, "bad_signature");
+      const good = await ownerFields(alice, store, { ts: clock.now });
+      assertEquals((await call({ ...base, ttl: 31 * 86_400_000, ...good }, data)).error, "bad_ttl");
+      assertEquals((await call({ ...base, ...good }, data)).ok, true);
+      // Anyone reads it back with no signature at all.
+      const got = await callRaw(encodeFrame({ method: "retrieve", key, ns }));
+      assertEquals(got.header.ok, true);
+      assertEquals(got.blob, data);
+      const zeroWait = await call({ method: "retrieve", key, ns, wait: 0, maxBytes: 100 });
+      assertEquals((zeroWait.items as unknown[]).length, 1);
+      // But an unsigned reader cannot hold the node's request open.
+      assertEquals((await call({ method: "retrieve", key, ns, wait: 1 })).error, "bad_request");
+    }
+    // Signature fields, when present, are checked in full even here.
+    const signed = await retrieveHeader(alice, 5, clock.now);
+    assertEquals(((await call({ ...signed, wait: 50 })).items as unknown[]).length, 1);
+    assertEquals((await call({ ...signed, sig: toHex(randomBytes(64)) })).error, "bad_signature");
+    const { sig: _sig, ...partial } = signed;
+    assertEquals((await call(partial)).error, "bad_request");
+    assertEquals(
+      (await call({ method: "retrieve", key, ns: 5, ts: clock.now })).error,
+      "bad_request",
+    );
+    const asMallory = await ownerFields(alice, { method: "retrieve", ns: 5 }, {
+      ts: clock.now,
+      signer: mallory.keys,
+    });
+    const mallorySigned = { method: "retrieve", key, ns: 5, ...asMallory };
+    assertEquals((await call(mallorySigned)).error, "bad_signature");
+    // Unsigned retrieves anywhere else are refused: inboxes and owner-only namespaces.
+    for (const ns of [0, 10, 1, 3, 4, 6, -4, -6, 25_000]) {
+      assertEquals((await call({ method: "retrieve", key, ns })).error, "bad_request");
+    }
+    // Delete and expire stay signed.
+    const hash = itemHash(alice.key, 5, data);
+    const hashes = [toHex(hash)];
+    assertEquals((await call({ method: "delete", key, ns: 5, hashes })).error, "bad_request");
+    const expiry = clock.now + 60_000;
+    const unsignedExpire = { method: "expire", key, ns: 5, hashes, expiry };
+    assertEquals((await call(unsignedExpire)).error, "bad_request");
+    const del = { method: "delete" as const, ns: 5, hashes: [hash] };
+    const delByMallory = await ownerFields(alice, del, { ts: clock.now, signer: mallory.keys });
+    const refused = await call({ method: "delete", key, ns: 5, hashes, ...delByMallory });
+    assertEquals(refused.error, "bad_signature");
+    const delFields = await ownerFields(alice, del, { ts: clock.now });
+    const deleted = await call({ method: "delete", key, ns: 5, hashes, ...delFields });
+    assertEquals(deleted, { ok: true, deleted: 1 });
+    assertEquals(await call({ method: "retrieve", key, ns: 5 }), {
+      ok: true,
+      items: [],
+      more: false,
+    });
+  });
+});
+
+Deno.test("an unsigned public-read retrieve outside the swarm is redirected", async () => {
+  await withRpc(async ({ call }) => {
+    const alice = await account();
+    const answer = await call({ method: "retrieve", key: toHex(alice.key), ns: 5 });
+    assertEquals(answer.error, "wrong_swarm");
+    assertEquals((answer.swarm as unknown[]).length, 1);
+  }, { outside: true });
 });
 
 Deno.test("delete and expire are signed and act on the named items", async () => {

@@ -1,6 +1,7 @@
 /**
  * Stored items (PROTOCOL §5): the item hash that is an item's ID, the
- * namespace encoding and classes, and the TTL bounds of each class.
+ * namespace encoding and classes (public inbox, public-read, owner-only),
+ * and the TTL bounds of each class.
  * @module
  */
 import { labeledHash } from "../../shared/crypto/hash.ts";
@@ -26,7 +27,11 @@ export const MAX_RETRIEVE_ITEMS: number = 64;
 /** Most hashes a delete or expire names. */
 export const MAX_HASHES_PER_REQUEST: number = 100;
 
-/** A namespace class: anyone may store to an inbox, only the owner elsewhere. */
+/**
+ * A namespace class of the quota: anyone may store to an inbox, only the
+ * owner elsewhere (public-read namespaces count as owner-only: only the
+ * owner stores there).
+ */
 export type NamespaceClass = "inbox" | "owner";
 
 /** One stored item: the swarm key, namespace, data, expiry (ms) and hash. */
@@ -61,6 +66,17 @@ export function itemHash(key: Uint8Array, ns: number, data: Uint8Array): Uint8Ar
 /** Whether a namespace is a public inbox (ns % 10 == 0): anyone may store. */
 export function isPublicInbox(ns: number): boolean {
   return ns % 10 === 0;
+}
+
+/**
+ * Whether a namespace is public-read (ns % 10 == 5: 5, 15, −5, …): only the
+ * owner stores, deletes and expires (signed), but anyone may retrieve
+ * without a signature (and without a long-poll).
+ * @param ns the namespace
+ * @returns true for 5, 15, −5, −15, …
+ */
+export function isPublicRead(ns: number): boolean {
+  return Math.abs(ns % 10) === 5;
 }
 
 /** The class of a namespace, for TTL bounds and quotas. */
