@@ -329,6 +329,7 @@ export class Messenger {
       db: this.#vault.db,
       keys: this.#keys,
       clock: this.#clock,
+      log: this.#log.child("chat"),
       ...(this.#nodes ? { nodes: this.#nodes, guardFile: `${this.#dir}/guard.json` } : {}),
     });
   }

@@ -150,6 +150,7 @@ Deno.test("sseFrame: each event type carries its data", () => {
     editedAt: null,
     deleted: false,
     expiresAt: null,
+    encryption: "local" as const,
   };
   const contact = {
     accountId: "hearth1y",

@@ -135,7 +135,7 @@ export interface MessagesTable {
   /**
    * How it was (or will be) encrypted on the wire: `session` (forward-secret
    * double ratchet) or `sealed` (the sealed envelope alone, when no session
-   * could be made). Local Note to Self messages are `sealed`.
+   * could be made). Note to Self rows keep the default; the view reports them as `local`.
    */
   encryption: Generated<"session" | "sealed">;
   /**

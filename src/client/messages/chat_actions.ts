@@ -10,7 +10,7 @@
 import type { Kysely } from "kysely";
 import { MIN_TTL_MS } from "../../shared/codec/limits.ts";
 import { HearthError } from "../../shared/errors.ts";
-import { type AccountKeys, normalizeAccountId, parseAccountId } from "../account/mod.ts";
+import { type AccountKeys, normalizeAccountId } from "../account/mod.ts";
 import type { ClientDb, DisappearingMode } from "../db/schema.ts";
 import type { ChatEvent } from "./chat_events.ts";
 import {
@@ -39,8 +39,8 @@ import {
   type MessageContent,
   newMessageId,
 } from "./content.ts";
-import { sealEnvelope } from "./envelope.ts";
 import { INBOX_TTL_MS } from "./outbox_worker.ts";
+import type { Encryption, SessionManager } from "../sessions/session_manager.ts";
 import { readSettings } from "./settings.ts";
 
 /** The shortest disappearing timer the owner may set, seconds (the swarm's shortest TTL). */
@@ -119,6 +119,22 @@ export interface ChatContext {
   emit: (event: ChatEvent) => void;
   /** Wake the outbox worker: something was queued. */
   kick: () => void;
+  /** The owner's sessions: every item to a peer is sealed through them. */
+  sessions: SessionManager;
+}
+
+/** How an item is sealed for a peer; see {@link ChatActions.sealInto}. */
+export interface SealIntoOptions {
+  /** The signed sent-at time (default: the next one). */
+  sentAt?: number;
+  /** The item's swarm TTL, ms. */
+  ttlMs?: number;
+  /** The profile version whose avatar the content carries. */
+  profileSent?: number;
+  /** Whether a missing session may be started (texts; default false). */
+  handshake?: boolean;
+  /** Seal alone, never with a session (a `session-reset`). */
+  sealedOnly?: boolean;
 }
 
 /** The owner's actions; one per running chat. */
@@ -128,6 +144,7 @@ export class ChatActions {
   readonly #clock: () => number;
   readonly #emit: (event: ChatEvent) => void;
   readonly #kick: () => void;
+  readonly #sessions: SessionManager;
   #lastSentAt = 0;
 
   /** Create the actions of a chat. */
@@ -137,6 +154,7 @@ export class ChatActions {
     this.#clock = context.clock;
     this.#emit = context.emit;
     this.#kick = context.kick;
+    this.#sessions = context.sessions;
   }
 
   /**
@@ -171,19 +189,23 @@ export class ChatActions {
     const old = await ownReaction(this.#db, messageId, this.#keys.accountId);
     if (old === checked) return target.view;
     const at = this.nextSentAt();
-    const queue = target.self ? undefined : await this.seal(target.conversationId, {
-      type: "reaction",
-      id: newMessageId(),
-      target: messageId,
-      ...(checked === null ? { emoji: old!, remove: true } : { emoji: checked }),
-    }, { sentAt: at, ...this.#ttlOf(target.view) });
-    await setOwnReaction(this.#db, {
-      messageId,
-      sender: this.#keys.accountId,
-      emoji: checked,
-      at,
-    }, { now: this.#clock(), ...(queue ? { queue } : {}) });
-    this.#kick();
+    const change = { messageId, sender: this.#keys.accountId, emoji: checked, at };
+    if (target.self) {
+      await setOwnReaction(this.#db, change, { now: this.#clock() });
+    } else {
+      await this.sealInto(
+        target.conversationId,
+        {
+          type: "reaction",
+          id: newMessageId(),
+          target: messageId,
+          ...(checked === null ? { emoji: old!, remove: true } : { emoji: checked }),
+        },
+        { sentAt: at, ...this.#ttlOf(target.view) },
+        (tx, queue) => setOwnReaction(tx, change, { now: this.#clock(), queue }),
+      );
+      this.#kick();
+    }
     return await this.emitUpdate(messageId);
   }
 
@@ -202,18 +224,28 @@ export class ChatActions {
     const checked = checkText(text);
     if (target.deleted) throw new HearthError("conflict", "Message was deleted");
     const at = this.nextSentAt();
-    const queue = target.self ? undefined : await this.seal(target.conversationId, {
-      type: "edit",
-      id: newMessageId(),
-      target: messageId,
-      text: checked,
-    }, { sentAt: at, ...this.#ttlOf(target.view) });
-    const done = await editOwnMessage(this.#db, { messageId, text: checked, at }, {
-      now: this.#clock(),
-      ...(queue ? { queue } : {}),
-    });
-    if (!done) throw new HearthError("conflict", "Message was deleted");
-    this.#kick();
+    const edit = { messageId, text: checked, at };
+    const edited = (done: boolean) => {
+      // Thrown inside the transaction: nothing is queued, the session does not advance.
+      if (!done) throw new HearthError("conflict", "Message was deleted");
+    };
+    if (target.self) {
+      edited(await editOwnMessage(this.#db, edit, { now: this.#clock() }));
+    } else {
+      await this.sealInto(
+        target.conversationId,
+        {
+          type: "edit",
+          id: newMessageId(),
+          target: messageId,
+          text: checked,
+        },
+        { sentAt: at, ...this.#ttlOf(target.view) },
+        async (tx, queue) =>
+          await edited(await editOwnMessage(tx, edit, { now: this.#clock(), queue })),
+      );
+      this.#kick();
+    }
     return await this.emitUpdate(messageId);
   }
 
@@ -245,16 +277,21 @@ export class ChatActions {
       );
     }
     if (target.deleted) return target.view;
-    const queue = target.self ? undefined : await this.seal(target.conversationId, {
-      type: "delete",
-      id: newMessageId(),
-      target: messageId,
-    }, this.#ttlOf(target.view));
-    await deleteOwnForEveryone(this.#db, messageId, {
-      now: this.#clock(),
-      ...(queue ? { queue } : {}),
-    });
-    this.#kick();
+    if (target.self) {
+      await deleteOwnForEveryone(this.#db, messageId, { now: this.#clock() });
+    } else {
+      await this.sealInto(
+        target.conversationId,
+        {
+          type: "delete",
+          id: newMessageId(),
+          target: messageId,
+        },
+        this.#ttlOf(target.view),
+        (tx, queue) => deleteOwnForEveryone(tx, messageId, { now: this.#clock(), queue }),
+      );
+      this.#kick();
+    }
     return await this.emitUpdate(messageId);
   }
 
@@ -328,20 +365,26 @@ export class ChatActions {
       (timer.mode !== access.mode || (timer.mode !== "off" && timer.seconds !== access.seconds));
     // When the timer was set: the sent-at time the peer gets, so that the newer change wins.
     const setAt = timerChanged ? this.nextSentAt() : undefined;
-    const queue = timerChanged && access.state === "contact"
-      ? await this.seal(conversationId, {
-        type: "disappearing",
-        id: newMessageId(),
-        ...(timer.mode === "off" ? {} : { expiresIn: timer.seconds, mode: timer.mode }),
-      }, { sentAt: setAt! })
-      : undefined;
-    await setConversationSettings(this.#db, conversationId, {
+    const settings = {
       now: this.#clock(),
       ...checked,
       ...(setAt !== undefined ? { disappearingAt: setAt } : {}),
-      ...(queue ? { queue } : {}),
-    });
-    this.#kick();
+    };
+    if (timerChanged && access.state === "contact") {
+      await this.sealInto(
+        conversationId,
+        {
+          type: "disappearing",
+          id: newMessageId(),
+          ...(timer.mode === "off" ? {} : { expiresIn: timer.seconds, mode: timer.mode }),
+        },
+        { sentAt: setAt! },
+        (tx, queue) => setConversationSettings(tx, conversationId, { ...settings, queue }),
+      );
+      this.#kick();
+    } else {
+      await setConversationSettings(this.#db, conversationId, settings);
+    }
     const view = await this.conversation(conversationId);
     this.#emit({ type: "conversation", conversation: view });
     return view;
@@ -402,36 +445,48 @@ export class ChatActions {
   }
 
   /**
-   * Seal an item for a peer, ready to queue.
-   * @param options.sentAt the signed sent-at time (default: the next one)
-   * @param options.ttlMs the item's swarm TTL, ms
-   * @param options.profileSent the profile version whose avatar the content carries
-   * @throws {HearthError} `bad_account_id`; as encodeContent for invalid content
+   * Seal an item for a peer through its session (or alone, when there is
+   * none) and store it with `store`, in one transaction with the session's
+   * new state.
+   * @param to the peer's Account ID
+   * @param content the item
+   * @param options sent-at time, TTL, profile version, whether a handshake may start
+   * @param store writes the item (given as an outbox item) in the transaction given
+   * @returns what `store` returns
+   * @throws {HearthError} `bad_account_id`; as encodeContent for invalid content; what
+   *   `store` throws (nothing is committed then)
    */
-  async seal(
+  async sealInto<T>(
     to: string,
     content: MessageContent,
-    options: { sentAt?: number; ttlMs?: number; profileSent?: number } = {},
-  ): Promise<ControlItem> {
-    const envelope = await sealEnvelope(encodeContent(content), this.#keys, parseAccountId(to), {
-      now: options.sentAt ?? this.nextSentAt(),
-    });
-    return {
-      id: content.id,
-      recipient: to,
-      envelope,
-      ...(options.ttlMs !== undefined ? { ttlMs: options.ttlMs } : {}),
-      ...(options.profileSent !== undefined ? { profileSent: options.profileSent } : {}),
-    };
+    options: SealIntoOptions,
+    store: (tx: Kysely<ClientDb>, item: ControlItem, encryption: Encryption) => Promise<T>,
+  ): Promise<T> {
+    return await this.#sessions.seal(to, encodeContent(content), {
+      sentAt: options.sentAt ?? this.nextSentAt(),
+      ...(options.handshake ? { handshake: true } : {}),
+      ...(options.sealedOnly ? { sealedOnly: true } : {}),
+    }, (tx, sealed) =>
+      store(tx, {
+        id: content.id,
+        recipient: to,
+        envelope: sealed.envelope,
+        ...(options.ttlMs !== undefined ? { ttlMs: options.ttlMs } : {}),
+        ...(options.profileSent !== undefined ? { profileSent: options.profileSent } : {}),
+      }, sealed.encryption));
   }
 
-  /** Seal an item for a peer, queue it alone, and wake the outbox worker. */
+  /**
+   * Seal a control item for a peer (through its session when there is one;
+   * never starting one), queue it alone, and wake the outbox worker.
+   * @param options TTL, profile version; `sealedOnly` for a `session-reset`
+   */
   async queueControl(
     to: string,
     content: MessageContent,
-    options: { ttlMs?: number; profileSent?: number } = {},
+    options: { ttlMs?: number; profileSent?: number; sealedOnly?: boolean } = {},
   ): Promise<void> {
-    await queueControl(this.#db, await this.seal(to, content, options), this.#clock());
+    await this.sealInto(to, content, options, (tx, item) => queueControl(tx, item, this.#clock()));
     this.#kick();
   }
 

@@ -2,20 +2,27 @@
  * 1:1 messaging while the client is unlocked: sending (sealed at queue
  * time, so retries resend the same bytes), the owner's replies, reactions,
  * edits, deletes, typing indicators, read marking and receipts, timers and
- * blocks; the outbox worker and the inbox receiver (when the messenger has
- * a directory), the expiry sweeper (always), message requests, and the
- * views of the owner API. The owner's display name and avatar are read from
- * the account row at send time.
+ * blocks; the outbox worker, the inbox receiver and the prekey publisher
+ * (when the messenger has a directory), the expiry sweeper (always),
+ * message requests, and the views of the owner API. The owner's display
+ * name and avatar are read from the account row at send time.
+ *
+ * Every item to a peer goes through the owner's forward-secret sessions
+ * (sessions/session_manager.ts): a text without a session fetches the
+ * peer's prekey bundle and starts one, other items use one when there is
+ * one; without a session an item is sealed alone (`encryption: "sealed"`).
+ * The owner's prekeys are brought up to their schedule at start, with or
+ * without a directory.
  * @module
  */
 import type { Kysely } from "kysely";
 import type { NodeRecord } from "../../shared/node_record.ts";
 import { HearthError } from "../../shared/errors.ts";
+import { type Logger, silentLogger } from "../../shared/log.ts";
 import {
   type AccountKeys,
   type Avatar,
   normalizeAccountId,
-  parseAccountId,
   sniffAvatarType,
 } from "../account/mod.ts";
 import type { ClientDb } from "../db/schema.ts";
@@ -49,9 +56,14 @@ import {
   listMessages,
   type MessageView,
 } from "./chat_views.ts";
-import { encodeContent, type MessageContent, newMessageId } from "./content.ts";
-import { sealEnvelope } from "./envelope.ts";
+import { type MessageContent, newMessageId } from "./content.ts";
 import { ExpirySweeper } from "./expiry_sweeper.ts";
+import { contactState } from "./incoming_store.ts";
+import { fetchBundle } from "../sessions/bundle_fetch.ts";
+import { PrekeyPublisher } from "../sessions/prekey_publisher.ts";
+import { ensurePrekeys } from "../sessions/prekey_store.ts";
+import { type BundleSource, SessionManager } from "../sessions/session_manager.ts";
+import { resendUndelivered } from "../sessions/session_reset.ts";
 import { InboxReceiver } from "./inbox_receiver.ts";
 import { type ChatSettings, readSettings, writeSettings } from "./settings.ts";
 import { OutboxWorker } from "./outbox_worker.ts";
@@ -75,6 +87,13 @@ export interface ChatServiceOptions {
   nodes?: () => NodeRecord[];
   /** Where the pinned guard is kept (default: in memory). */
   guardFile?: string;
+  /**
+   * Where peers' prekey bundles come from (default: their swarms, with a
+   * directory; none without one, so every item is sealed alone).
+   */
+  bundles?: BundleSource;
+  /** Events and counts only (default silent). */
+  log?: Logger;
   /** Current time, ms (default Date.now). */
   clock?: () => number;
 }
@@ -91,18 +110,44 @@ export class ChatService {
   readonly #worker: OutboxWorker;
   readonly #receiver: InboxReceiver;
   readonly #sweeper: ExpirySweeper;
+  readonly #sessions: SessionManager;
+  readonly #publisher: PrekeyPublisher | undefined;
   readonly #events = new ChatEvents();
   readonly #actions: ChatActions;
+  readonly #log: Logger;
 
   private constructor(options: ChatServiceOptions, paths?: PathManager) {
     this.#db = options.db;
     this.#keys = options.keys;
     this.#clock = options.clock ?? Date.now;
     this.#paths = paths;
+    const log = options.log ?? silentLogger;
+    this.#log = log;
     const swarm = new SwarmClient({
       nodes: options.nodes ?? (() => []),
       paths,
       clock: this.#clock,
+    });
+    const bundles: BundleSource | undefined = options.bundles ??
+      (paths
+        ? (peer, { signal }) => fetchBundle(swarm, peer, { signal, now: this.#clock() })
+        : undefined);
+    this.#publisher = paths
+      ? new PrekeyPublisher({
+        db: this.#db,
+        keys: this.#keys,
+        swarm,
+        clock: this.#clock,
+        log: log.child("prekeys"),
+      })
+      : undefined;
+    this.#sessions = new SessionManager({
+      db: this.#db,
+      keys: this.#keys,
+      clock: this.#clock,
+      log: log.child("sessions"),
+      onPrekeyUsed: () => this.#publisher?.kick(),
+      ...(bundles ? { bundles } : {}),
     });
     const emit = (event: ChatEvent) => this.#emit(event);
     this.#actions = new ChatActions({
@@ -111,6 +156,7 @@ export class ChatService {
       clock: this.#clock,
       emit,
       kick: () => this.#worker.kick(),
+      sessions: this.#sessions,
     });
     this.#worker = new OutboxWorker(this.#db, swarm, {
       clock: this.#clock,
@@ -120,6 +166,10 @@ export class ChatService {
       keys: this.#keys,
       nodes: options.nodes ?? (() => []),
       clock: this.#clock,
+      log,
+      sessions: this.#sessions,
+      onUndecryptable: (sender) => this.#askReset(sender),
+      onSessionReset: (sender) => this.#resend(sender),
       onDelivered: (sender, ids) => this.#actions.sendReceipts(sender, ids, "delivered"),
       onStatus: (status) => emit({ type: "status", status }),
       onMessage: (message, request) => {
@@ -135,10 +185,13 @@ export class ChatService {
   }
 
   /**
-   * Start messaging: the expiry sweeper always runs; with a directory, the
-   * outbox worker and the inbox receiver run too.
+   * Start messaging: the owner's prekeys are brought up to their schedule
+   * and idle sessions pruned; the expiry sweeper always runs; with a
+   * directory, the outbox worker, the inbox receiver and the prekey
+   * publisher run too.
    */
   static async start(options: ChatServiceOptions): Promise<ChatService> {
+    await ensurePrekeys(options.db, { now: (options.clock ?? Date.now)() });
     const paths = options.nodes
       ? await PathManager.open({
         nodes: options.nodes,
@@ -147,10 +200,12 @@ export class ChatService {
       })
       : undefined;
     const chat = new ChatService(options, paths);
+    await chat.#sessions.prune();
     chat.#sweeper.start();
     if (paths) {
       chat.#worker.start();
       chat.#receiver.start();
+      chat.#publisher?.start();
     }
     return chat;
   }
@@ -168,16 +223,25 @@ export class ChatService {
   /** Stop the loops (aborting the long-poll) and wait for them; ends every event subscription. */
   async stop(): Promise<void> {
     this.#events.close();
-    await Promise.all([this.#worker.stop(), this.#receiver.stop(), this.#sweeper.stop()]);
+    this.#sessions.stop();
+    await Promise.all([
+      this.#worker.stop(),
+      this.#receiver.stop(),
+      this.#sweeper.stop(),
+      this.#publisher?.stop(),
+    ]);
     await this.#paths?.flush().catch(() => {});
   }
 
   /**
    * Send a text: to the owner's own Account ID (or "self") it is Note to
-   * Self, kept locally. Otherwise the message and its sealed envelope are
-   * queued in one transaction and the outbox worker stores it. The owner's
-   * profile rides along (the avatar once per profile version and peer), and
-   * the conversation's disappearing timer applies.
+   * Self, kept locally. Otherwise the message and its envelope are queued
+   * in one transaction (with the session's new state) and the outbox worker
+   * stores it; without a session with the peer, its prekey bundle is
+   * fetched first (at most 5 s) to start one, and when none can be had the
+   * text is sealed alone (`encryption: "sealed"`). The owner's profile
+   * rides along (the avatar once per profile version and peer), and the
+   * conversation's disappearing timer applies.
    * @param options.replyTo the id of a message of the same conversation
    * @throws {HearthError} `bad_account_id`; `bad_request` for an empty text or a malformed
    *   `replyTo`; `too_large` over 10,000 characters; `not_found` for an
@@ -186,28 +250,18 @@ export class ChatService {
   async send(to: string, text: string, options: { replyTo?: string } = {}): Promise<MessageView> {
     const conversationId = this.#actions.conversationId(to);
     const self = conversationId === "self";
-    const recipient = self ? this.#keys.signing.publicKey : parseAccountId(conversationId);
     const checked = checkText(text);
     if (options.replyTo !== undefined) {
       await this.#actions.checkReplyTo(conversationId, options.replyTo);
+    }
+    if (!self && (await contactState(this.#db, conversationId)) === "blocked") {
+      throw new HearthError("conflict", "Unblock this contact first");
     }
     const sentAt = this.#actions.nextSentAt();
     const timer = outgoingTimer(await conversationTimer(this.#db, conversationId), sentAt);
     const { profile, version } = self ? {} : await profileFor(this.#db, conversationId);
     const id = newMessageId();
-    const content: MessageContent = {
-      type: "text",
-      id,
-      text: checked,
-      ...(options.replyTo !== undefined ? { replyTo: options.replyTo } : {}),
-      ...(timer.expiresIn !== undefined ? { expiresIn: timer.expiresIn, mode: timer.mode } : {}),
-      ...(profile ? { profile } : {}),
-    };
-    const bytes = encodeContent(content);
-    const envelope = self
-      ? undefined
-      : await sealEnvelope(bytes, this.#keys, recipient, { now: sentAt });
-    const stored = await queueOutgoing(this.#db, {
+    const message = {
       id,
       conversationId,
       sender: this.#keys.accountId,
@@ -216,9 +270,34 @@ export class ChatService {
       replyTo: options.replyTo ?? null,
       expiresAt: timer.expiresAt,
       ttlMs: timer.ttlMs,
-      ...(envelope ? { envelope } : {}),
+      ...(timer.expiresIn !== undefined && timer.mode !== undefined
+        ? { timer: { mode: timer.mode, seconds: timer.expiresIn } }
+        : {}),
       ...(version !== undefined ? { profileSent: version } : {}),
-    }, this.#clock());
+    };
+    let stored: MessageView;
+    if (self) {
+      stored = await queueOutgoing(this.#db, message, this.#clock());
+    } else {
+      const content: MessageContent = {
+        type: "text",
+        id,
+        text: checked,
+        ...(options.replyTo !== undefined ? { replyTo: options.replyTo } : {}),
+        ...(timer.expiresIn !== undefined ? { expiresIn: timer.expiresIn, mode: timer.mode } : {}),
+        ...(profile ? { profile } : {}),
+      };
+      stored = await this.#actions.sealInto(
+        conversationId,
+        content,
+        {
+          sentAt,
+          handshake: true,
+        },
+        (tx, item, encryption) =>
+          queueOutgoing(tx, { ...message, envelope: item.envelope, encryption }, this.#clock()),
+      );
+    }
     this.#emit({ type: "message", message: stored });
     this.#worker.kick();
     return stored;
@@ -404,6 +483,33 @@ export class ChatService {
     this.#emitFailed(accountId, await setBlockedState(this.#db, accountId, blocked));
     const view = await this.#emitContact(accountId);
     return view!;
+  }
+
+  /** Ask a peer whose session message did not decrypt for a reset (sealed alone). */
+  async #askReset(peer: string): Promise<void> {
+    try {
+      await this.#actions.queueControl(peer, { type: "session-reset", id: newMessageId() }, {
+        sealedOnly: true,
+      });
+    } catch {
+      // Never holds up the items behind it; the next failure asks again (after the hour).
+      this.#log.warn("session_reset_not_queued");
+    }
+  }
+
+  /** After a peer's session reset: re-send the owner's undelivered texts to it. */
+  async #resend(peer: string): Promise<void> {
+    try {
+      const changes = await resendUndelivered(this.#actions, peer, {
+        db: this.#db,
+        now: this.#clock(),
+      });
+      for (const status of changes) this.#emit({ type: "status", status });
+      this.#worker.kick();
+    } catch {
+      // The reset is committed: the texts stay as they were (the peer asks again later).
+      this.#log.warn("session_resend_failed");
+    }
   }
 
   /** Emit `status` events for the owner's messages to a peer that became `failed`. */

@@ -1,6 +1,8 @@
 /**
  * The client database's side of the owner's own actions: queueing an
- * outgoing message (message row and outbox row in one transaction), control
+ * outgoing message (message row and outbox row in one transaction; every
+ * function here joins the caller's transaction when given one, see
+ * {@link inTx}, so the session's new state commits with it), control
  * items, the owner's reactions, edits and deletes, conversation settings,
  * contacts and message requests. Removing messages (deleted for the owner,
  * or expired) is in message_removal.ts, reading a conversation in
@@ -20,10 +22,26 @@ import type {
 } from "../db/schema.ts";
 import { messageById, type MessageView } from "./chat_views.ts";
 import { type ContentProfile, MAX_AVATAR_BYTES } from "./content.ts";
+import type { Encryption } from "../sessions/session_manager.ts";
 
 export type { ContactView, ConversationView, MessageView } from "./chat_views.ts";
+export type { Encryption } from "../sessions/session_manager.ts";
 
 type Db = Kysely<ClientDb>;
+
+/**
+ * Run `fn` in a transaction: the caller's when `db` already is one (so a
+ * caller can join a change to its own writes, e.g. a session's new ratchet
+ * state), else a new one.
+ * @param db the client database, or a transaction of it
+ * @param fn the work, given the transaction
+ * @returns what `fn` returns, once committed (or at once inside the caller's transaction)
+ * @throws what `fn` throws; a transaction of its own is rolled back then
+ */
+export async function inTx<T>(db: Db, fn: (tx: Db) => Promise<T>): Promise<T> {
+  if (db.isTransaction) return await fn(db);
+  return await db.transaction().execute(fn);
+}
 
 /** An outgoing message ready to queue: its row and its sealed envelope. */
 export interface QueuedMessage {
@@ -47,6 +65,10 @@ export interface QueuedMessage {
   ttlMs?: number | null;
   /** The owner's profile version whose avatar the envelope carries (sets `profile_sent`). */
   profileSent?: number;
+  /** How the envelope was encrypted (default `sealed`; Note to Self has none). */
+  encryption?: Encryption;
+  /** The conversation's timer the text carries, kept to re-send it after a session reset. */
+  timer?: { mode: "after_send" | "after_read"; seconds: number };
 }
 
 /** A control item ready to queue: no message row of its own. */
@@ -116,17 +138,19 @@ export async function profileFor(
 }
 
 /**
- * Write an outgoing message: the message row, its conversation, the peer as
- * a contact (writing to someone accepts them), the profile version sent,
- * and the outbox row, in one transaction. Note to Self has no outbox row
- * and is `sent` at once.
+ * Write an outgoing message: the message row (with how its envelope was
+ * encrypted, and its timer in the body so it can be re-sent), its
+ * conversation, the peer as a contact (writing to someone accepts them),
+ * the profile version sent, and the outbox row, in one transaction (the
+ * caller's, when `db` is one: the session's new state joins it). Note to
+ * Self has no outbox row and is `sent` at once.
  * @returns the stored message
  * @throws {HearthError} `conflict` when the peer is blocked (nothing is written)
  */
 export async function queueOutgoing(db: Db, m: QueuedMessage, now: number): Promise<MessageView> {
   const self = m.conversationId === "self";
   const status: MessageStatus = self ? "sent" : "queued";
-  await db.transaction().execute(async (tx) => {
+  await inTx(db, async (tx) => {
     if (!self) {
       const peer = await tx.selectFrom("contacts").select("state")
         .where("account_id", "=", m.conversationId).executeTakeFirst();
@@ -141,11 +165,12 @@ export async function queueOutgoing(db: Db, m: QueuedMessage, now: number): Prom
       sender: m.sender,
       sent_at: m.sentAt,
       received_at: null,
-      body_json: JSON.stringify({ text: m.text }),
+      body_json: JSON.stringify({ text: m.text, ...(m.timer ? { timer: m.timer } : {}) }),
       status,
       reply_to: m.replyTo ?? null,
       edited_at: null,
       expires_at: m.expiresAt ?? null,
+      encryption: m.encryption ?? "sealed",
     }).execute();
     await touchConversation(tx, m.conversationId, m.sentAt, 0);
     if (self) return;
@@ -168,11 +193,11 @@ export async function queueOutgoing(db: Db, m: QueuedMessage, now: number): Prom
 
 /** Queue a control item (a receipt, a request-accept, typing, …) with no message row. */
 export async function queueControl(db: Db, item: ControlItem, now: number): Promise<void> {
-  await db.transaction().execute((tx) => insertOutbox(tx, item, { now, messageId: null }));
+  await inTx(db, (tx) => insertOutbox(tx, item, { now, messageId: null }));
 }
 
 /** Where an outbox row belongs: the message it carries, or the one a control item acts on. */
-interface OutboxLinks {
+export interface OutboxLinks {
   /** Current time, ms. */
   now: number;
   /** The message the item carries, or null for a control item. */
@@ -181,7 +206,17 @@ interface OutboxLinks {
   targetId?: string;
 }
 
-async function insertOutbox(db: Db, item: ControlItem, options: OutboxLinks): Promise<void> {
+/**
+ * Insert an outbox row (run it inside the caller's transaction).
+ * @param db the caller's transaction
+ * @param item the sealed item
+ * @param options when, and the message it carries or acts on
+ */
+export async function insertOutbox(
+  db: Db,
+  item: ControlItem,
+  options: OutboxLinks,
+): Promise<void> {
   // The worker sends one recipient's items in (created_at, id) order: an item
   // queued in the same millisecond as the one before it must still come after
   // it (an edit after its message), so created_at is kept strictly increasing.
@@ -247,7 +282,7 @@ export async function setContactState(
     : state === "contact"
     ? ["request", "declined", "blocked"]
     : ["request"];
-  return await db.transaction().execute(async (tx) => {
+  return await inTx(db, async (tx) => {
     const res = await tx.updateTable("contacts").set({ state })
       .where("account_id", "=", accountId).where("state", "in", from).executeTakeFirst();
     if (Number(res.numUpdatedRows) === 0) {
@@ -270,7 +305,7 @@ export async function setBlockedState(
   accountId: string,
   blocked: boolean,
 ): Promise<string[]> {
-  return await db.transaction().execute(async (tx) => {
+  return await inTx(db, async (tx) => {
     const res = await tx.updateTable("contacts").set({ state: blocked ? "blocked" : "contact" })
       .where("account_id", "=", accountId)
       .where("state", "in", blocked ? ["request", "contact", "declined", "blocked"] : ["blocked"])
@@ -361,7 +396,7 @@ export async function setConversationSettings(
   }
   if (options.disappearingAt !== undefined) set.disappearing_at = options.disappearingAt;
   if (options.muted !== undefined) set.muted = options.muted ? 1 : 0;
-  await db.transaction().execute(async (tx) => {
+  await inTx(db, async (tx) => {
     await tx.insertInto("conversations").values({
       id,
       kind: id === "self" ? "self" : "1:1",
@@ -394,7 +429,7 @@ export async function setOwnReaction(
   reaction: { messageId: string; sender: string; emoji: string | null; at: number },
   options: ActionOptions,
 ): Promise<void> {
-  await db.transaction().execute(async (tx) => {
+  await inTx(db, async (tx) => {
     if (reaction.emoji === null) {
       await tx.deleteFrom("reactions").where("message_id", "=", reaction.messageId)
         .where("sender", "=", reaction.sender).execute();
@@ -426,12 +461,14 @@ export async function editOwnMessage(
   edit: { messageId: string; text: string; at: number },
   options: ActionOptions,
 ): Promise<boolean> {
-  return await db.transaction().execute(async (tx) => {
-    const res = await tx.updateTable("messages")
-      .set({ body_json: JSON.stringify({ text: edit.text }), edited_at: edit.at })
+  return await inTx(db, async (tx) => {
+    const row = await tx.selectFrom("messages").select("body_json")
       .where("id", "=", edit.messageId).where("direction", "=", "out").where("deleted", "=", 0)
       .executeTakeFirst();
-    if (Number(res.numUpdatedRows) === 0) return false;
+    if (!row) return false;
+    await tx.updateTable("messages")
+      .set({ body_json: withText(row.body_json, edit.text), edited_at: edit.at })
+      .where("id", "=", edit.messageId).execute();
     if (options.queue) {
       await insertOutbox(tx, options.queue, {
         now: options.now,
@@ -455,7 +492,7 @@ export async function deleteOwnForEveryone(
   messageId: string,
   options: ActionOptions,
 ): Promise<boolean> {
-  return await db.transaction().execute(async (tx) => {
+  return await inTx(db, async (tx) => {
     const res = await tx.updateTable("messages").set({ body_json: "{}", deleted: 1 })
       .where("id", "=", messageId).where("direction", "=", "out").where("deleted", "=", 0)
       .executeTakeFirst();
@@ -471,4 +508,20 @@ export async function deleteOwnForEveryone(
     }
     return true;
   });
+}
+
+/**
+ * A message body with its text replaced (its other fields, such as the
+ * timer, kept).
+ * @param bodyJson the stored body
+ * @param text the new text
+ * @returns the new body JSON
+ */
+export function withText(bodyJson: string, text: string): string {
+  let body: Record<string, unknown> = {};
+  try {
+    const parsed = JSON.parse(bodyJson);
+    if (parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)) body = parsed;
+  } catch { /* an unreadable body: replaced by the text alone */ }
+  return JSON.stringify({ ...body, text });
 }

@@ -53,7 +53,17 @@ export interface MessageView {
   deleted: boolean;
   /** When it disappears, ms, or null (no timer, or one that starts when read). */
   expiresAt: number | null;
+  /** How it travelled; see {@link MessageEncryption}. */
+  encryption: MessageEncryption;
 }
+
+/**
+ * How a message travelled: `session` (a forward-secret double-ratchet
+ * session), `sealed` (the sealed envelope alone: no session could be made,
+ * e.g. the peer has published no prekey bundle), or `local` (Note to Self,
+ * which never leaves the node).
+ */
+export type MessageEncryption = "session" | "sealed" | "local";
 
 /** A conversation as the owner API lists it. */
 export interface ConversationView {
@@ -110,6 +120,7 @@ export type MessageRow = {
   edited_at: number | null;
   deleted: number;
   expires_at: number | null;
+  encryption: "session" | "sealed";
 };
 
 /** The columns {@link messageView} needs. */
@@ -126,6 +137,7 @@ export const MESSAGE_COLUMNS = [
   "edited_at",
   "deleted",
   "expires_at",
+  "encryption",
 ] as const;
 
 /** The largest page of {@link listMessages}. */
@@ -164,6 +176,7 @@ export function messageView(
     editedAt: r.edited_at,
     deleted: r.deleted === 1,
     expiresAt: r.expires_at,
+    encryption: r.conversation_id === "self" ? "local" : r.encryption,
   };
 }
 

@@ -59,7 +59,13 @@ export type ContentBody =
   | { type: "request-accept" }
   | { type: "profile"; profile: ContentProfile }
   /** The conversation's disappearing timer changed: `expiresIn`/`mode` give it; absent means off. */
-  | { type: "disappearing" };
+  | { type: "disappearing" }
+  /**
+   * The sender could not decrypt a session message from the recipient: the
+   * recipient drops its sessions with the sender and re-sends what was not
+   * delivered under a new handshake. Always sent in a sealed (v1) envelope.
+   */
+  | { type: "session-reset" };
 
 /** A message's content: the common fields and one kind of body. */
 export type MessageContent = CommonContent & ContentBody;
@@ -75,6 +81,7 @@ export const CONTENT_TYPES = [
   "request-accept",
   "profile",
   "disappearing",
+  "session-reset",
 ] as const;
 
 type Obj = Record<string, unknown>;
@@ -170,6 +177,7 @@ function body(o: Obj): ContentBody {
     case "profile":
       return { type, profile: profile(o.profile) };
     case "disappearing":
+    case "session-reset":
       return { type };
     default:
       throw bad("Unknown content type");

@@ -50,6 +50,7 @@ const samples: MessageContent[] = [
   { type: "profile", id: id(), profile: { displayName: "Alice", avatar: new Uint8Array(0) } },
   { type: "disappearing", id: id(), expiresIn: 300, mode: "after_read" },
   { type: "disappearing", id: id() },
+  { type: "session-reset", id: id() },
 ];
 
 Deno.test("every content type round-trips through a sealed envelope", async () => {
@@ -68,6 +69,12 @@ function code(fn: () => unknown): string {
 function json(value: unknown): Uint8Array {
   return utf8(JSON.stringify(value));
 }
+
+Deno.test("a session-reset has no fields of its own; extra ones are dropped", () => {
+  const reset = parseContent(json({ type: "session-reset", id: "ab".repeat(16), target: id() }));
+  assertEquals(reset, { type: "session-reset", id: "ab".repeat(16) });
+  assertEquals(code(() => parseContent(json({ type: "session-reset" }))), "bad_request");
+});
 
 Deno.test("text is normalized to NFC and counted in characters", () => {
   const decomposed = "e\u0301";

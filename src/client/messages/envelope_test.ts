@@ -1,6 +1,8 @@
 /**
- * The v1 envelope (docs/PROTOCOL.md §10): round trip, exact sizes, sealed
- * sender, tampering, the recipient binding of the signature, versions.
+ * The envelope (docs/PROTOCOL.md §10): round trip, exact sizes, sealed
+ * sender, tampering, the recipient binding of the signature, versions
+ * (inner version 1 carries content, 2 a session payload, each signed
+ * under its own label).
  */
 import fc from "fast-check";
 import { assert, assertEquals, assertRejects } from "../../../tests/assert.ts";
@@ -38,6 +40,7 @@ Deno.test("an envelope opens to the sender, the content and the sent-at time", a
   assertEquals(opened.sender, alice.signing.publicKey);
   assertEquals(opened.content, content);
   assertEquals(opened.sentAt, 1_700_000);
+  assertEquals(opened.version, 1);
   // Note to Self: sender and recipient are the same account.
   const self = await openEnvelope(
     await sealEnvelope(content, alice, alice.signing.publicKey),
@@ -196,6 +199,7 @@ Deno.test("re-sealing Alice's signed message from Bob to Carol fails at Carol", 
 async function handBuilt(
   options: {
     innerVersion?: number;
+    label?: string;
     sender?: Uint8Array;
     signer?: typeof alice;
     recipientInSig?: Uint8Array;
@@ -208,7 +212,7 @@ async function handBuilt(
   const sentAt = options.sentAt ?? u64(42);
   const content = options.content ?? new TextEncoder().encode("by hand");
   const digest = labeledHash(
-    "hearth/envelope-sig/v1",
+    options.label ?? "hearth/envelope-sig/v1",
     sender,
     options.recipientInSig ?? bob.signing.publicKey,
     sentAt,
@@ -231,8 +235,17 @@ Deno.test("an envelope built from the spec opens; each broken rule is CryptoErro
   assertEquals(good.sender, alice.signing.publicKey);
   assertEquals(good.sentAt, 42);
   assertEquals(new TextDecoder().decode(good.content), "by hand");
+  // Inner version 2: the same layout, signed under the v2 label.
+  const v2 = await openEnvelope(
+    await handBuilt({ innerVersion: 2, label: "hearth/envelope-sig/v2" }),
+    bob,
+  );
+  assertEquals([v2.version, new TextDecoder().decode(v2.content)], [2, "by hand"]);
   const broken = [
-    handBuilt({ innerVersion: 2 }),
+    handBuilt({ innerVersion: 2 }), // a v1 signature under inner version 2
+    handBuilt({ innerVersion: 1, label: "hearth/envelope-sig/v2" }),
+    handBuilt({ innerVersion: 3, label: "hearth/envelope-sig/v2" }),
+    handBuilt({ innerVersion: 0 }),
     handBuilt({ signer: carol }), // Carol claims to be Alice
     handBuilt({ recipientInSig: carol.signing.publicKey }),
     handBuilt({ sentAt: new Uint8Array(8).fill(0xff) }), // above 2^53
@@ -263,6 +276,27 @@ Deno.test("sealing checks its arguments", async () => {
   await assertRejects(() => sealEnvelope(randomBytes(1), alice, new Uint8Array(32)), CryptoError);
   await assertRejects(
     () => sealEnvelope(randomBytes(1), alice, bob.signing.publicKey, { now: -1 }),
+    RangeError,
+  );
+});
+
+Deno.test("inner version 2 carries a session payload and says so; sizes are shared", async () => {
+  const payload = randomBytes(57);
+  const envelope = await sealEnvelope(payload, alice, bob.signing.publicKey, {
+    now: 7,
+    version: 2,
+  });
+  assertEquals(envelope.length, envelopeSizeFor(payload.length));
+  const opened = await openEnvelope(envelope, bob);
+  assertEquals([opened.version, opened.sentAt], [2, 7]);
+  assertEquals(opened.content, payload);
+  // Switching the inner version byte (Bob re-sealing to himself) breaks the signature.
+  const inner = unpad(await openBox(envelope, bob.dh));
+  inner[0] = 1;
+  const switched = await sealBox(pad(inner, 256 - 73), bob.dh.publicKey);
+  await assertRejects(() => openEnvelope(switched, bob), CryptoError);
+  await assertRejects(
+    () => sealEnvelope(payload, alice, bob.signing.publicKey, { version: 3 as 2 }),
     RangeError,
   );
 });

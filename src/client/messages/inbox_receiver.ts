@@ -3,12 +3,22 @@
  * through onion paths, keeping to one swarm member so that `after` follows
  * that member's order; opens each item, de-duplicates it by item hash and
  * message id, applies it (a text, a receipt, an edit, a delete, a reaction,
- * typing, a request accept's profile, a timer change or a profile; see
- * incoming_store.ts and incoming_apply.ts), and only after the local commit
- * deletes the items from the swarm. Items that do not open, and everything
- * from a blocked sender, are dropped unseen (and deleted too). Read
- * receipts and typing indicators are shown only when the owner's settings
- * turn them on (they are reciprocal, settings.ts).
+ * typing, a request accept's profile, a timer change, a profile or a
+ * session reset; see incoming_store.ts and incoming_apply.ts), and only
+ * after the local commit deletes the items from the swarm. Items that do
+ * not open, and everything from a blocked sender, are dropped unseen (and
+ * deleted too). Read receipts and typing indicators are shown only when
+ * the owner's settings turn them on (they are reciprocal, settings.ts).
+ *
+ * Sessions (docs/PROTOCOL.md §12): the sealed layer is opened first (it
+ * names the sender); a blocked sender's item is dropped before its session
+ * is touched. An inner version 2 item is decrypted by the sender's session
+ * and its effect, its seen mark and the session's new state are one
+ * transaction. One that does not decrypt is dropped (marked seen) and a
+ * contact or a message request is sent a `session-reset` (sealed alone),
+ * at most once per peer per hour. A `session-reset` from a contact or a
+ * request, in a sealed envelope, drops the sessions made before it and
+ * has the owner's undelivered texts re-sent.
  * @module
  */
 import type { Kysely } from "kysely";
@@ -20,7 +30,7 @@ import type { ClientDb, ContactState } from "../db/schema.ts";
 import type { RetrievedItem, SwarmClient } from "../network/swarm_client.ts";
 import { cryptoRandom } from "../network/path_select.ts";
 import { type ContentProfile, type MessageContent, parseContent } from "./content.ts";
-import { openEnvelope } from "./envelope.ts";
+import { type OpenedEnvelope, openEnvelope } from "./envelope.ts";
 import {
   applyProfile,
   applyReceipt,
@@ -42,6 +52,16 @@ import type { ChatEvent, StatusChange } from "./chat_events.ts";
 import { contactById, conversationById, messageById, type MessageView } from "./chat_views.ts";
 import { readSettings } from "./settings.ts";
 import { pause } from "./wake_timer.ts";
+import type { SessionManager } from "../sessions/session_manager.ts";
+import { forgetQueuedForPeer } from "../sessions/session_reset.ts";
+import { type Logger, silentLogger } from "../../shared/log.ts";
+
+type Db = Kysely<ClientDb>;
+
+/** What is left to do after an item's effect committed (events, delivery receipts). */
+type AfterCommit = (receipts: Map<string, string[]>) => unknown;
+
+const done: AfterCommit = () => {};
 
 /** How long one retrieve waits for something new, ms (the relay allows 25,000). */
 export const LONG_POLL_MS = 20_000;
@@ -51,6 +71,9 @@ export const TYPING_FRESH_MS = 20_000;
 
 /** The longest pause after failures, ms. */
 const MAX_PAUSE_MS = 30_000;
+
+/** A peer is sent at most one `session-reset` this often, ms (an hour). */
+export const RESET_INTERVAL_MS = 3_600_000;
 
 /** Options of {@link InboxReceiver}. */
 export interface InboxReceiverOptions {
@@ -73,6 +96,24 @@ export interface InboxReceiverOptions {
    * `onStatus`.
    */
   onEvent?: (event: ChatEvent) => void;
+  /**
+   * The owner's sessions: they open inner version 2 envelopes. Without
+   * them, such items cannot be decrypted and are dropped.
+   */
+  sessions?: SessionManager;
+  /**
+   * Called when a session message from a contact or a message request did
+   * not decrypt (at most once per peer per {@link RESET_INTERVAL_MS}): send it
+   * a `session-reset`.
+   */
+  onUndecryptable?: (sender: string) => Promise<void>;
+  /**
+   * Called after a contact's or a request's `session-reset` dropped its
+   * sessions (committed): re-send the owner's undelivered messages to it.
+   */
+  onSessionReset?: (sender: string) => Promise<void>;
+  /** Events and counts only (default silent). */
+  log?: Logger;
   /** Current time, ms (default Date.now). */
   clock?: () => number;
   /** Numbers in [0, 1) to pick a member (default crypto-random). */
@@ -87,6 +128,9 @@ export class InboxReceiver {
   readonly #options: InboxReceiverOptions;
   readonly #clock: () => number;
   readonly #abort = new AbortController();
+  readonly #log: Logger;
+  /** When a `session-reset` was last sent to a peer. */
+  readonly #resetsSent = new Map<string, number>();
   #loop: Promise<void> | undefined;
 
   /** Create a receiver for the account of `keys`. */
@@ -100,6 +144,7 @@ export class InboxReceiver {
     this.#keys = options.keys;
     this.#options = options;
     this.#clock = options.clock ?? Date.now;
+    this.#log = (options.log ?? silentLogger).child("inbox");
   }
 
   /** Start the loop (once). */
@@ -140,75 +185,119 @@ export class InboxReceiver {
     const db = this.#db;
     const now = this.#clock();
     if (await isSeen(db, item.hash)) return;
-    let sender: string;
-    let content: MessageContent;
-    let sentAt: number;
+    let opened: OpenedEnvelope;
     try {
-      const opened = await openEnvelope(item.data, this.#keys);
-      content = parseContent(opened.content);
-      sender = formatAccountId(opened.sender);
-      sentAt = opened.sentAt;
+      opened = await openEnvelope(item.data, this.#keys);
     } catch {
       await markSeen(db, item.hash, now);
       return;
     }
+    const sender = formatAccountId(opened.sender);
     const state = await contactState(db, sender);
+    // A blocked sender's item is dropped before its session is touched.
     if (state === "blocked" || sender === this.#keys.accountId) {
       await markSeen(db, item.hash, now);
       return;
     }
-    const base: IncomingItem = { hash: item.hash, sender, sentAt, now };
+    const base: IncomingItem = { hash: item.hash, sender, sentAt: opened.sentAt, now };
+    if (opened.version === 1) {
+      const after = await this.#apply(db, { base, bytes: opened.content, state, sealed: true });
+      await after(receipts);
+      return;
+    }
+    const sessions = this.#options.sessions;
+    const result = sessions
+      ? await sessions.open(
+        opened,
+        (tx, bytes) => this.#apply(tx, { base, bytes, state, sealed: false }),
+      )
+      : { opened: false as const };
+    if (result.opened) {
+      await result.value(receipts);
+      return;
+    }
+    await markSeen(db, item.hash, now);
+    await this.#undecryptable(sender, state, now);
+  }
+
+  /**
+   * Apply one item's content in `db` (the session's transaction for a
+   * session message, else the database: each effect is then a transaction
+   * of its own), marking it seen.
+   * @returns what to do once committed: events and delivery receipts
+   */
+  async #apply(db: Db, item: {
+    base: IncomingItem;
+    bytes: Uint8Array;
+    state: ContactState | undefined;
+    sealed: boolean;
+  }): Promise<AfterCommit> {
+    const { base, state } = item;
+    const sender = base.sender;
+    let content: MessageContent;
+    try {
+      content = parseContent(item.bytes);
+    } catch {
+      await markSeen(db, base.hash, base.now);
+      return done;
+    }
     switch (content.type) {
       case "text":
-        return await this.#text({ base, content, state, receipts });
+        return await this.#text(db, { base, content, state, sealed: item.sealed });
       case "receipt":
-        return await this.#receipt(base, content);
-      case "edit":
-        if (await applyEdit(db, { ...base, target: content.target, text: content.text })) {
-          await this.#update(content.target);
-        }
-        return;
-      case "delete":
-        if (await applyDelete(db, { ...base, target: content.target })) {
-          await this.#update(content.target);
-        }
-        return;
+        return await this.#receipt(db, base, content);
+      case "edit": {
+        const changed = await applyEdit(db, {
+          ...base,
+          target: content.target,
+          text: content.text,
+        });
+        return async () => changed && await this.#update(content.target);
+      }
+      case "delete": {
+        const changed = await applyDelete(db, { ...base, target: content.target });
+        return async () => changed && await this.#update(content.target);
+      }
       case "reaction": {
         const { target, emoji } = content;
-        if (await applyReaction(db, { ...base, target, emoji, remove: content.remove === true })) {
-          await this.#update(target);
-        }
-        return;
+        const changed = await applyReaction(db, {
+          ...base,
+          target,
+          emoji,
+          remove: content.remove === true,
+        });
+        return async () => changed && await this.#update(target);
       }
       case "typing":
-        return await this.#typing(base, content.active, state);
-      case "request-accept":
-        if (await applyAccept(db, { ...base, ...profileOf(content) })) await this.#contact(sender);
-        return;
+        return await this.#typing(db, base, { active: content.active, state });
+      case "request-accept": {
+        const changed = await applyAccept(db, { ...base, ...profileOf(content) });
+        return async () => changed && await this.#contact(sender);
+      }
       case "disappearing": {
         const mode = content.expiresIn === undefined ? "off" : content.mode ?? "after_send";
-        if (await applyTimer(db, { ...base, mode, seconds: content.expiresIn ?? 0 })) {
-          const conversation = await conversationById(db, sender);
+        const changed = await applyTimer(db, { ...base, mode, seconds: content.expiresIn ?? 0 });
+        return async () => {
+          const conversation = changed ? await conversationById(this.#db, sender) : undefined;
           if (conversation) this.#emit({ type: "conversation", conversation });
-        }
-        return;
+        };
       }
-      case "profile":
-        if (await applyProfile(db, { ...base, profile: content.profile })) {
-          await this.#contact(sender);
-        }
-        return;
+      case "profile": {
+        const changed = await applyProfile(db, { ...base, profile: content.profile });
+        return async () => changed && await this.#contact(sender);
+      }
+      case "session-reset":
+        return await this.#sessionReset(db, base, { state, sealed: item.sealed });
     }
   }
 
-  async #text(t: {
+  async #text(db: Db, t: {
     base: IncomingItem;
     content: Extract<MessageContent, { type: "text" }>;
     state: ContactState | undefined;
-    receipts: Map<string, string[]>;
-  }): Promise<void> {
+    sealed: boolean;
+  }): Promise<AfterCommit> {
     const { base, content, state } = t;
-    const db = this.#db;
     const stored = await storeIncoming(db, {
       ...base,
       id: content.id,
@@ -217,42 +306,101 @@ export class InboxReceiver {
       ...(content.expiresIn !== undefined ? { expiresIn: content.expiresIn } : {}),
       ...(content.mode !== undefined ? { mode: content.mode } : {}),
       ...profileOf(content),
+      encryption: t.sealed ? "sealed" : "session",
     });
-    if (stored.outcome !== "stored") return;
-    const request = state === undefined || state === "declined";
-    if (stored.profileChanged && !request) await this.#contact(base.sender);
-    const view = await messageById(db, content.id);
-    if (view) this.#options.onMessage?.(view, request);
-    if (state === "contact") {
-      const list = t.receipts.get(base.sender) ?? [];
+    const receipt = (receipts: Map<string, string[]>) => {
+      const list = receipts.get(base.sender) ?? [];
       list.push(content.id);
-      t.receipts.set(base.sender, list);
+      receipts.set(base.sender, list);
+    };
+    if (stored.outcome === "duplicate") {
+      // A message re-sent (after a session reset) that is already here: its
+      // delivery receipt may be what was lost, so a contact gets one again.
+      const mine = state === "contact" && await db.selectFrom("messages").select("id")
+        .where("id", "=", content.id).where("conversation_id", "=", base.sender)
+        .where("direction", "=", "in").where("deleted", "=", 0).executeTakeFirst();
+      return (receipts) => {
+        if (mine) receipt(receipts);
+      };
     }
+    if (stored.outcome !== "stored") return done;
+    return async (receipts) => {
+      const request = state === undefined || state === "declined";
+      if (stored.profileChanged && !request) await this.#contact(base.sender);
+      const view = await messageById(this.#db, content.id);
+      if (view) this.#options.onMessage?.(view, request);
+      if (state === "contact") receipt(receipts);
+    };
   }
 
   async #receipt(
+    db: Db,
     base: IncomingItem,
     content: Extract<MessageContent, { type: "receipt" }>,
-  ): Promise<void> {
-    if (content.kind === "read" && !(await readSettings(this.#db)).readReceipts) {
-      await markSeen(this.#db, base.hash, base.now);
-      return;
+  ): Promise<AfterCommit> {
+    if (content.kind === "read" && !(await readSettings(db)).readReceipts) {
+      await markSeen(db, base.hash, base.now);
+      return done;
     }
-    const changed = await applyReceipt(this.#db, { ...base, kind: content.kind, ids: content.ids });
-    for (const id of changed) {
-      this.#status({ id, conversationId: base.sender, status: content.kind });
-    }
+    const changed = await applyReceipt(db, { ...base, kind: content.kind, ids: content.ids });
+    return () => {
+      for (const id of changed) {
+        this.#status({ id, conversationId: base.sender, status: content.kind });
+      }
+    };
   }
 
   async #typing(
+    db: Db,
     base: IncomingItem,
-    active: boolean,
+    t: { active: boolean; state: ContactState | undefined },
+  ): Promise<AfterCommit> {
+    await markSeen(db, base.hash, base.now);
+    if (t.state !== "contact" || Math.abs(base.now - base.sentAt) >= TYPING_FRESH_MS) return done;
+    if (!(await readSettings(db)).typingIndicators) return done;
+    return () => this.#emit({ type: "typing", conversationId: base.sender, active: t.active });
+  }
+
+  /**
+   * A `session-reset` from a contact or a message request, in a sealed
+   * envelope: its sessions made before the reset go (with the seen mark, in
+   * one transaction), then the owner's undelivered messages are re-sent.
+   * Anything else (a stranger, or a reset inside a session message) is only
+   * marked seen.
+   */
+  async #sessionReset(
+    db: Db,
+    base: IncomingItem,
+    r: { state: ContactState | undefined; sealed: boolean },
+  ): Promise<AfterCommit> {
+    const sessions = this.#options.sessions;
+    const known = r.state === "contact" || r.state === "request";
+    if (!known || !r.sealed || !sessions || db.isTransaction) {
+      await markSeen(db, base.hash, base.now);
+      return done;
+    }
+    await sessions.reset(base.sender, { before: base.sentAt }, async (tx) => {
+      await markSeen(tx, base.hash, base.now);
+      await forgetQueuedForPeer(tx, base.sender);
+    });
+    return async () => await this.#options.onSessionReset?.(base.sender);
+  }
+
+  /**
+   * A session message that did not decrypt: tell a contact or a message
+   * request with a `session-reset`, at most once per peer per hour.
+   */
+  async #undecryptable(
+    sender: string,
     state: ContactState | undefined,
+    now: number,
   ): Promise<void> {
-    await markSeen(this.#db, base.hash, base.now);
-    if (state !== "contact" || Math.abs(base.now - base.sentAt) >= TYPING_FRESH_MS) return;
-    if (!(await readSettings(this.#db)).typingIndicators) return;
-    this.#emit({ type: "typing", conversationId: base.sender, active });
+    this.#log.info("session_undecryptable", { known: state !== undefined });
+    if (state !== "contact" && state !== "request") return;
+    const last = this.#resetsSent.get(sender);
+    if (last !== undefined && now - last < RESET_INTERVAL_MS) return;
+    this.#resetsSent.set(sender, now);
+    await this.#options.onUndecryptable?.(sender);
   }
 
   async #update(id: string): Promise<void> {

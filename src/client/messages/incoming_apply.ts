@@ -2,16 +2,16 @@
  * The client database's side of the incoming items that change what is
  * already there: edits, deletes for everyone, reactions, disappearing
  * timers and request accepts. Each applies its change and marks the item
- * hash seen in one transaction, and tells whether anything changed; an
- * item that does not apply (an unknown or foreign target, an older change)
- * is only marked seen. A delete that arrives before its text leaves a
+ * hash seen in one transaction (the caller's when given one), and tells
+ * whether anything changed; an item that does not apply (an unknown or
+ * foreign target, an older change) is only marked seen. A delete that arrives before its text leaves a
  * tombstone that the late text cannot replace.
  * @module
  */
 import type { Kysely } from "kysely";
 import type { ClientDb, DisappearingMode } from "../db/schema.ts";
 import { MIN_DISAPPEARING_S } from "./chat_actions.ts";
-import { touchConversation } from "./chat_store.ts";
+import { inTx, touchConversation, withText } from "./chat_store.ts";
 import type { ContentProfile } from "./content.ts";
 import { applyPeerProfile, contactState, type IncomingItem, markSeen } from "./incoming_store.ts";
 
@@ -64,7 +64,7 @@ export interface IncomingAccept extends IncomingItem {
  * @throws {HearthError} `bad_request` when the item hash is not 32 bytes of hex
  */
 export async function applyEdit(db: Db, e: IncomingEdit): Promise<boolean> {
-  return await db.transaction().execute(async (tx) => {
+  return await inTx(db, async (tx) => {
     await markSeen(tx, e.hash, e.now);
     const row = await senderMessage(tx, e.sender, e.target);
     if (!row || e.sentAt <= (row.edited_at ?? row.sent_at)) return false;
@@ -87,7 +87,7 @@ export async function applyEdit(db: Db, e: IncomingEdit): Promise<boolean> {
  * @throws {HearthError} `bad_request` when the item hash is not 32 bytes of hex
  */
 export async function applyDelete(db: Db, d: IncomingDelete): Promise<boolean> {
-  return await db.transaction().execute(async (tx) => {
+  return await inTx(db, async (tx) => {
     await markSeen(tx, d.hash, d.now);
     const row = await senderMessage(tx, d.sender, d.target);
     if (!row) {
@@ -111,7 +111,7 @@ export async function applyDelete(db: Db, d: IncomingDelete): Promise<boolean> {
  * @throws {HearthError} `bad_request` when the item hash is not 32 bytes of hex
  */
 export async function applyReaction(db: Db, r: IncomingReaction): Promise<boolean> {
-  return await db.transaction().execute(async (tx) => {
+  return await inTx(db, async (tx) => {
     await markSeen(tx, r.hash, r.now);
     const target = await tx.selectFrom("messages").select("id").where("id", "=", r.target)
       .where("conversation_id", "=", r.sender).where("deleted", "=", 0).executeTakeFirst();
@@ -152,7 +152,7 @@ export async function applyReaction(db: Db, r: IncomingReaction): Promise<boolea
 export async function applyTimer(db: Db, t: IncomingTimer): Promise<boolean> {
   const mode = t.mode;
   const seconds = mode === "off" ? 0 : Math.max(MIN_DISAPPEARING_S, t.seconds);
-  return await db.transaction().execute(async (tx) => {
+  return await inTx(db, async (tx) => {
     await markSeen(tx, t.hash, t.now);
     const state = await contactState(tx, t.sender);
     if (state !== "contact" && state !== "request") return false;
@@ -185,7 +185,7 @@ export async function applyTimer(db: Db, t: IncomingTimer): Promise<boolean> {
  * @throws {HearthError} `bad_request` when the item hash is not 32 bytes of hex
  */
 export async function applyAccept(db: Db, a: IncomingAccept): Promise<boolean> {
-  return await db.transaction().execute(async (tx) => {
+  return await inTx(db, async (tx) => {
     await markSeen(tx, a.hash, a.now);
     return a.profile ? await applyPeerProfile(tx, a.sender, a.profile) : false;
   });
@@ -224,14 +224,4 @@ async function senderMessage(db: Db, sender: string, id: string) {
   return await db.selectFrom("messages").select(["id", "body_json", "sent_at", "edited_at"])
     .where("id", "=", id).where("conversation_id", "=", sender).where("sender", "=", sender)
     .where("direction", "=", "in").where("deleted", "=", 0).executeTakeFirst();
-}
-
-/** A message body with its text replaced (other fields kept). */
-function withText(bodyJson: string, text: string): string {
-  let body: Record<string, unknown> = {};
-  try {
-    const parsed = JSON.parse(bodyJson);
-    if (parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)) body = parsed;
-  } catch { /* an unreadable body: replaced by the text alone */ }
-  return JSON.stringify({ ...body, text });
 }

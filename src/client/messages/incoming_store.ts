@@ -3,7 +3,8 @@
  * (forgotten once the swarm has dropped their items), storing an incoming
  * text (de-duplicated by item hash and message id, with its reply and its
  * disappearing timer), receipts and the sender's profile.
- * Each applies its change and marks the item hash seen in one transaction.
+ * Each applies its change and marks the item hash seen in one transaction
+ * (the caller's when given one: a session's new state joins it).
  * Edits, deletes, reactions, timers and request accepts are in
  * incoming_apply.ts.
  * @module
@@ -13,7 +14,7 @@ import { bytesEqual, fromHex } from "../../shared/crypto/bytes.ts";
 import { HearthError } from "../../shared/errors.ts";
 import { parseDisplayName, sniffAvatarType } from "../account/profile.ts";
 import type { ClientDb, ContactState } from "../db/schema.ts";
-import { touchConversation } from "./chat_store.ts";
+import { type Encryption, inTx, touchConversation } from "./chat_store.ts";
 import type { ContentProfile } from "./content.ts";
 
 type Db = Kysely<ClientDb>;
@@ -44,6 +45,8 @@ export interface IncomingText extends IncomingItem {
   mode?: "after_send" | "after_read";
   /** The sender's profile riding along, if any. */
   profile?: ContentProfile;
+  /** How it came: in a session's message, or a sealed envelope alone (default). */
+  encryption?: Encryption;
 }
 
 /**
@@ -125,7 +128,8 @@ export function incomingExpiry(m: IncomingText): number | undefined {
 }
 
 /**
- * Store an incoming text and mark its item hash seen, in one transaction.
+ * Store an incoming text and mark its item hash seen, in one transaction
+ * (the caller's, when `db` is one).
  * An unknown sender becomes a message request; a declined one becomes a
  * request again. A riding profile updates the sender's name and avatar
  * (see {@link applyPeerProfile}). An after_send text whose timer already
@@ -134,7 +138,7 @@ export function incomingExpiry(m: IncomingText): number | undefined {
  * @throws {HearthError} `bad_request` when the item hash is not 32 bytes of hex
  */
 export async function storeIncoming(db: Db, m: IncomingText): Promise<StoredText> {
-  return await db.transaction().execute(async (tx) => {
+  return await inTx(db, async (tx) => {
     await markSeen(tx, m.hash, m.now);
     const dup = await tx.selectFrom("messages").select("id").where("id", "=", m.id)
       .executeTakeFirst();
@@ -169,6 +173,7 @@ export async function storeIncoming(db: Db, m: IncomingText): Promise<StoredText
       edited_at: null,
       expires_at: expiresAt ?? null,
       expire_after_read: m.mode === "after_read" ? m.expiresIn ?? null : null,
+      encryption: m.encryption ?? "sealed",
     }).execute();
     await touchConversation(tx, m.sender, m.sentAt, 1);
     return { outcome: "stored", profileChanged: known !== undefined && changed };
@@ -210,7 +215,7 @@ export async function markRead(db: Db, peer: string, ids: string[]): Promise<str
  * @throws {HearthError} `bad_request` when the item hash is not 32 bytes of hex
  */
 export async function applyReceipt(db: Db, r: IncomingReceipt): Promise<string[]> {
-  return await db.transaction().execute(async (tx) => {
+  return await inTx(db, async (tx) => {
     await markSeen(tx, r.hash, r.now);
     return r.kind === "read"
       ? await markRead(tx, r.sender, r.ids)
@@ -225,7 +230,7 @@ export async function applyReceipt(db: Db, r: IncomingReceipt): Promise<string[]
  * @throws {HearthError} `bad_request` when the item hash is not 32 bytes of hex
  */
 export async function applyProfile(db: Db, p: IncomingProfile): Promise<boolean> {
-  return await db.transaction().execute(async (tx) => {
+  return await inTx(db, async (tx) => {
     await markSeen(tx, p.hash, p.now);
     return await applyPeerProfile(tx, p.sender, p.profile);
   });

@@ -6,6 +6,7 @@
  */
 import { type Kysely, sql } from "kysely";
 import type { ClientDb } from "../db/schema.ts";
+import { inTx } from "./chat_store.ts";
 
 type Db = Kysely<ClientDb>;
 
@@ -30,7 +31,7 @@ export interface RemovedMessages {
 export async function removeMessages(db: Db, ids: readonly string[]): Promise<RemovedMessages[]> {
   if (ids.length === 0) return [];
   const byConversation = new Map<string, string[]>();
-  await db.transaction().execute(async (tx) => {
+  await inTx(db, async (tx) => {
     for (let i = 0; i < ids.length; i += ID_CHUNK) {
       const chunk = ids.slice(i, i + ID_CHUNK);
       const rows = await tx.selectFrom("messages")

@@ -5,6 +5,7 @@
  */
 import { type Kysely, sql } from "kysely";
 import type { ClientDb } from "../db/schema.ts";
+import { inTx } from "./chat_store.ts";
 
 type Db = Kysely<ClientDb>;
 
@@ -28,7 +29,7 @@ export async function markConversationRead(
   conversationId: string,
   now: number,
 ): Promise<ReadResult> {
-  return await db.transaction().execute(async (tx) => {
+  return await inTx(db, async (tx) => {
     const read = await tx.updateTable("messages").set({ status: "read" })
       .where("conversation_id", "=", conversationId).where("direction", "=", "in")
       .where("status", "=", "delivered").returning(["id", "sent_at"]).execute();
