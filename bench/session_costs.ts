@@ -13,14 +13,16 @@ import { generateDhKeyPair, randomBytes } from "../src/shared/crypto/mod.ts";
 import { initiateHandshake, respondHandshake } from "../src/client/sessions/pqxdh.ts";
 import { MAX_OPKS, openBundle, signBundle } from "../src/client/sessions/prekey_bundle.ts";
 import {
-  decodeRatchetState,
-  encodeRatchetState,
   initInitiator,
   initResponder,
   ratchetDecrypt,
   ratchetEncrypt,
-  type RatchetState,
 } from "../src/client/sessions/ratchet.ts";
+import {
+  decodeRatchetState,
+  encodeRatchetState,
+  type RatchetState,
+} from "../src/client/sessions/ratchet_state.ts";
 import { median, round } from "./stats.ts";
 
 /** One measured operation. */

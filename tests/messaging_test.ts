@@ -3,14 +3,16 @@
  * API: a message request, accept, a reply, delivery receipts; the
  * recipient's node down while messages are sent, then restarted and
  * unlocked: everything arrives in order, once; a blocked sender's later
- * message never appears.
+ * message never appears. Every message between the two travels in a
+ * forward-secret session (`encryption: "session"` on both sides, the first
+ * one a prekey message).
  */
 import { assert, assertEquals } from "./assert.ts";
 import { type NodeProcess, ownerApi, waitFor, withDevnet } from "../tools/devnet_lib.ts";
 
 const PASS = "messaging test passphrase";
 
-type Msg = { id: string; text: string; status: string; direction: string };
+type Msg = { id: string; text: string; status: string; direction: string; encryption: string };
 
 async function messages(node: NodeProcess, peer: string): Promise<Msg[]> {
   const res = await ownerApi(node, "GET", `/api/conversations/${peer}/messages`);
@@ -53,7 +55,13 @@ Deno.test({
       const unknown = await ownerApi(nodeA, "GET", `/api/conversations/${carol}/messages`);
       assertEquals([unknown.status, unknown.json.error], [404, "not_found"]);
 
+      // Bob's bundle is in his swarm before Alice's first message fetches it.
+      await waitFor(async () => {
+        const log = await Deno.readTextFile(devnet.nodes[2]!.logPath).catch(() => "");
+        return log.includes("prekeys_published");
+      }, { ...wait, what: "Bob's prekey bundle published" });
       const first = await send(nodeA, bob, "hello Bob");
+      assertEquals(first.encryption, "session");
       assert(["queued", "sent"].includes(first.status));
       await waitFor(async () => {
         const r = await ownerApi(devnet.nodes[2]!, "GET", "/api/requests");
@@ -70,6 +78,10 @@ Deno.test({
         return mine.length === 2 && mine[0]!.status === "delivered" &&
           mine[1]!.text === "hi Alice";
       }, { ...wait, what: "the reply and the delivery receipt" });
+      const encryptions = async (node: NodeProcess, peer: string) =>
+        (await messages(node, peer)).map((m) => m.encryption);
+      assertEquals(await encryptions(nodeA, bob), ["session", "session"]);
+      assertEquals(await encryptions(devnet.nodes[2]!, alice), ["session", "session"]);
 
       // Bob's node is down while Alice sends three messages.
       await devnet.nodes[2]!.stop();
@@ -91,6 +103,8 @@ Deno.test({
       });
       const got = (await messages(nodeB, alice)).map((m) => m.text);
       assertEquals(got, ["hello Bob", "hi Alice", ...texts]);
+      assertEquals(await encryptions(nodeB, alice), Array(5).fill("session"));
+      assertEquals(await encryptions(nodeA, bob), Array(5).fill("session"));
 
       // Carol writes, Bob blocks her; her later message never appears.
       const carolNode = devnet.nodes[3]!;

@@ -89,6 +89,7 @@ Deno.test("POST /api/messages sends, replies, and quotes the replied-to message"
     const note = sent(await h.call("POST", "/api/messages", { to: "self", text: "note" }), 201);
     assertEquals([note.conversationId, note.direction, note.replyTo], ["self", "out", null]);
     assertEquals([note.reactions, note.editedAt, note.deleted], [[], null, false]);
+    assertEquals(note.encryption, "local", "Note to Self never leaves the node");
     const reply = sent(
       await h.call("POST", "/api/messages", { to: h.me, text: "re", replyTo: note.id }),
       201,

@@ -1,25 +1,31 @@
 /**
  * The owner's own actions on messages and conversations, for
  * {@link ChatService}: reactions, edits, deletes, typing indicators and
- * conversation settings, and the sealing every outgoing item shares (one
- * sent-at clock that never repeats, so a peer orders edits and reactions).
- * Each change and the item telling the peer are one transaction; Note to
+ * conversation settings, each sealed by the chat's {@link ChatSealer}
+ * (chat_sealer.ts; the checks are in chat_rules.ts). Each change and the item telling the peer are one transaction; Note to
  * Self stays local.
  * @module
  */
 import type { Kysely } from "kysely";
-import { MIN_TTL_MS } from "../../shared/codec/limits.ts";
 import { HearthError } from "../../shared/errors.ts";
 import { type AccountKeys, normalizeAccountId } from "../account/mod.ts";
-import type { ClientDb, DisappearingMode } from "../db/schema.ts";
+import type { ClientDb } from "../db/schema.ts";
 import type { ChatEvent } from "./chat_events.ts";
 import {
-  type ControlItem,
+  actionTtlMs,
+  checkPatch,
+  checkText,
+  type ConversationPatch,
+  type DeleteScope,
+  isMessageId,
+  TYPING_TTL_MS,
+} from "./chat_rules.ts";
+import type { ChatSealer } from "./chat_sealer.ts";
+import {
   conversationAccess,
   deleteOwnForEveryone,
   editOwnMessage,
   ownReaction,
-  queueControl,
   setConversationSettings,
   setOwnReaction,
 } from "./chat_store.ts";
@@ -30,82 +36,8 @@ import {
   messageById,
   type MessageView,
 } from "./chat_views.ts";
-import {
-  contentFromJson,
-  encodeContent,
-  MAX_EXPIRES_IN_S,
-  MAX_RECEIPT_IDS,
-  MAX_TEXT_CHARS,
-  type MessageContent,
-  newMessageId,
-} from "./content.ts";
-import { INBOX_TTL_MS } from "./outbox_worker.ts";
-import type { Encryption, SessionManager } from "../sessions/session_manager.ts";
+import { contentFromJson, newMessageId } from "./content.ts";
 import { readSettings } from "./settings.ts";
-
-/** The shortest disappearing timer the owner may set, seconds (the swarm's shortest TTL). */
-export const MIN_DISAPPEARING_S = 10;
-
-/** How long a typing indicator lives in the swarm, ms. */
-export const TYPING_TTL_MS = 10_000;
-
-/** A change to a conversation's settings; absent fields stay. */
-export interface ConversationPatch {
-  /** The disappearing timer: mode `off` (seconds ignored), or a mode and 10 s … 1 year. */
-  disappearing?: { mode: DisappearingMode; seconds: number };
-  /** Mute notifications. */
-  muted?: boolean;
-}
-
-/** Who a delete is for: the owner only (any message), or everyone (the owner's own messages). */
-export type DeleteScope = "me" | "everyone";
-
-/** What a conversation's timer does to a message sent now. */
-export interface OutgoingTimer {
-  /** The timer, seconds, as the content carries it (absent when off). */
-  expiresIn?: number;
-  /** When it starts, as the content carries it (absent when off). */
-  mode?: "after_send" | "after_read";
-  /** When the owner's copy disappears (the sender has read what it wrote), or null. */
-  expiresAt: number | null;
-  /** The outbox item's swarm TTL, ms: the timer for `after_send`, else null (14 days). */
-  ttlMs: number | null;
-}
-
-/**
- * What a conversation's timer does to a message sent at `sentAt`.
- * @param timer the conversation's mode and seconds
- * @param sentAt the message's sent-at time, ms
- * @returns the content fields, the owner's expiry and the outbox TTL
- */
-export function outgoingTimer(
-  timer: { mode: DisappearingMode; seconds: number },
-  sentAt: number,
-): OutgoingTimer {
-  if (timer.mode === "off" || timer.seconds <= 0) return { expiresAt: null, ttlMs: null };
-  const ms = timer.seconds * 1000;
-  return {
-    expiresIn: timer.seconds,
-    mode: timer.mode,
-    expiresAt: sentAt + ms,
-    ttlMs: timer.mode === "after_send" ? Math.max(MIN_TTL_MS, Math.min(INBOX_TTL_MS, ms)) : null,
-  };
-}
-
-/**
- * The swarm TTL of an edit, delete or reaction of a message: while the
- * message has a timer, the item lives no longer than the message (at
- * least the swarm's shortest TTL), so an edited text does not outlive it.
- * @param expiresAt the message's `expires_at` on this node, or null
- * @param now current time, ms
- * @returns the TTL, ms, or undefined for the inbox default
- */
-export function actionTtlMs(expiresAt: number | null, now: number): number | undefined {
-  if (expiresAt === null) return undefined;
-  return Math.max(MIN_TTL_MS, Math.min(INBOX_TTL_MS, expiresAt - now));
-}
-
-const MESSAGE_ID = /^[0-9a-f]{32}$/;
 
 /** What the owner's actions need from the running chat. */
 export interface ChatContext {
@@ -119,22 +51,8 @@ export interface ChatContext {
   emit: (event: ChatEvent) => void;
   /** Wake the outbox worker: something was queued. */
   kick: () => void;
-  /** The owner's sessions: every item to a peer is sealed through them. */
-  sessions: SessionManager;
-}
-
-/** How an item is sealed for a peer; see {@link ChatActions.sealInto}. */
-export interface SealIntoOptions {
-  /** The signed sent-at time (default: the next one). */
-  sentAt?: number;
-  /** The item's swarm TTL, ms. */
-  ttlMs?: number;
-  /** The profile version whose avatar the content carries. */
-  profileSent?: number;
-  /** Whether a missing session may be started (texts; default false). */
-  handshake?: boolean;
-  /** Seal alone, never with a session (a `session-reset`). */
-  sealedOnly?: boolean;
+  /** Seals every item to a peer (through the owner's sessions). */
+  sealer: ChatSealer;
 }
 
 /** The owner's actions; one per running chat. */
@@ -144,8 +62,7 @@ export class ChatActions {
   readonly #clock: () => number;
   readonly #emit: (event: ChatEvent) => void;
   readonly #kick: () => void;
-  readonly #sessions: SessionManager;
-  #lastSentAt = 0;
+  readonly #sealer: ChatSealer;
 
   /** Create the actions of a chat. */
   constructor(context: ChatContext) {
@@ -154,7 +71,7 @@ export class ChatActions {
     this.#clock = context.clock;
     this.#emit = context.emit;
     this.#kick = context.kick;
-    this.#sessions = context.sessions;
+    this.#sealer = context.sealer;
   }
 
   /**
@@ -188,12 +105,12 @@ export class ChatActions {
     if (target.state === "request") throw new HearthError("conflict", "Accept the request first");
     const old = await ownReaction(this.#db, messageId, this.#keys.accountId);
     if (old === checked) return target.view;
-    const at = this.nextSentAt();
+    const at = this.#sealer.nextSentAt();
     const change = { messageId, sender: this.#keys.accountId, emoji: checked, at };
     if (target.self) {
       await setOwnReaction(this.#db, change, { now: this.#clock() });
     } else {
-      await this.sealInto(
+      await this.#sealer.sealInto(
         target.conversationId,
         {
           type: "reaction",
@@ -223,7 +140,7 @@ export class ChatActions {
     }
     const checked = checkText(text);
     if (target.deleted) throw new HearthError("conflict", "Message was deleted");
-    const at = this.nextSentAt();
+    const at = this.#sealer.nextSentAt();
     const edit = { messageId, text: checked, at };
     const edited = (done: boolean) => {
       // Thrown inside the transaction: nothing is queued, the session does not advance.
@@ -232,7 +149,7 @@ export class ChatActions {
     if (target.self) {
       edited(await editOwnMessage(this.#db, edit, { now: this.#clock() }));
     } else {
-      await this.sealInto(
+      await this.#sealer.sealInto(
         target.conversationId,
         {
           type: "edit",
@@ -280,7 +197,7 @@ export class ChatActions {
     if (target.self) {
       await deleteOwnForEveryone(this.#db, messageId, { now: this.#clock() });
     } else {
-      await this.sealInto(
+      await this.#sealer.sealInto(
         target.conversationId,
         {
           type: "delete",
@@ -312,7 +229,7 @@ export class ChatActions {
     if (access.state !== "contact" || !(await readSettings(this.#db)).typingIndicators) {
       return false;
     }
-    await this.queueControl(id, { type: "typing", id: newMessageId(), active }, {
+    await this.#sealer.queueControl(id, { type: "typing", id: newMessageId(), active }, {
       ttlMs: TYPING_TTL_MS,
     });
     return true;
@@ -364,14 +281,14 @@ export class ChatActions {
     const timerChanged = timer !== undefined &&
       (timer.mode !== access.mode || (timer.mode !== "off" && timer.seconds !== access.seconds));
     // When the timer was set: the sent-at time the peer gets, so that the newer change wins.
-    const setAt = timerChanged ? this.nextSentAt() : undefined;
+    const setAt = timerChanged ? this.#sealer.nextSentAt() : undefined;
     const settings = {
       now: this.#clock(),
       ...checked,
       ...(setAt !== undefined ? { disappearingAt: setAt } : {}),
     };
     if (timerChanged && access.state === "contact") {
-      await this.sealInto(
+      await this.#sealer.sealInto(
         conversationId,
         {
           type: "disappearing",
@@ -407,7 +324,7 @@ export class ChatActions {
     deleted: boolean;
     state: string | null;
   }> {
-    if (typeof messageId !== "string" || !MESSAGE_ID.test(messageId)) {
+    if (!isMessageId(messageId)) {
       throw new HearthError("bad_request", "Bad message id");
     }
     const view = await messageById(this.#db, messageId);
@@ -428,7 +345,7 @@ export class ChatActions {
    *   message; `conflict` when it was deleted
    */
   async checkReplyTo(conversationId: string, replyTo: string): Promise<void> {
-    if (typeof replyTo !== "string" || !MESSAGE_ID.test(replyTo)) {
+    if (!isMessageId(replyTo)) {
       throw new HearthError("bad_request", "Field replyTo must be a message id");
     }
     const row = await this.#db.selectFrom("messages").select("deleted")
@@ -436,70 +353,6 @@ export class ChatActions {
       .executeTakeFirst();
     if (!row) throw new HearthError("not_found", "No such message to reply to");
     if (row.deleted) throw new HearthError("conflict", "Message was deleted");
-  }
-
-  /** A sent-at time that never repeats or goes back, so the peer orders edits and reactions. */
-  nextSentAt(): number {
-    this.#lastSentAt = Math.max(this.#clock(), this.#lastSentAt + 1);
-    return this.#lastSentAt;
-  }
-
-  /**
-   * Seal an item for a peer through its session (or alone, when there is
-   * none) and store it with `store`, in one transaction with the session's
-   * new state.
-   * @param to the peer's Account ID
-   * @param content the item
-   * @param options sent-at time, TTL, profile version, whether a handshake may start
-   * @param store writes the item (given as an outbox item) in the transaction given
-   * @returns what `store` returns
-   * @throws {HearthError} `bad_account_id`; as encodeContent for invalid content; what
-   *   `store` throws (nothing is committed then)
-   */
-  async sealInto<T>(
-    to: string,
-    content: MessageContent,
-    options: SealIntoOptions,
-    store: (tx: Kysely<ClientDb>, item: ControlItem, encryption: Encryption) => Promise<T>,
-  ): Promise<T> {
-    return await this.#sessions.seal(to, encodeContent(content), {
-      sentAt: options.sentAt ?? this.nextSentAt(),
-      ...(options.handshake ? { handshake: true } : {}),
-      ...(options.sealedOnly ? { sealedOnly: true } : {}),
-    }, (tx, sealed) =>
-      store(tx, {
-        id: content.id,
-        recipient: to,
-        envelope: sealed.envelope,
-        ...(options.ttlMs !== undefined ? { ttlMs: options.ttlMs } : {}),
-        ...(options.profileSent !== undefined ? { profileSent: options.profileSent } : {}),
-      }, sealed.encryption));
-  }
-
-  /**
-   * Seal a control item for a peer (through its session when there is one;
-   * never starting one), queue it alone, and wake the outbox worker.
-   * @param options TTL, profile version; `sealedOnly` for a `session-reset`
-   */
-  async queueControl(
-    to: string,
-    content: MessageContent,
-    options: { ttlMs?: number; profileSent?: number; sealedOnly?: boolean } = {},
-  ): Promise<void> {
-    await this.sealInto(to, content, options, (tx, item) => queueControl(tx, item, this.#clock()));
-    this.#kick();
-  }
-
-  /** Queue receipts of a kind for message ids from a peer, 100 ids per receipt. */
-  async sendReceipts(to: string, ids: string[], kind: "delivered" | "read"): Promise<void> {
-    for (let i = 0; i < ids.length; i += MAX_RECEIPT_IDS) {
-      await this.queueControl(to, {
-        type: "receipt",
-        kind,
-        id: newMessageId(),
-        ids: ids.slice(i, i + MAX_RECEIPT_IDS),
-      });
-    }
   }
 
   /**
@@ -513,59 +366,4 @@ export class ChatActions {
     this.#emit({ type: "update", message: view });
     return view;
   }
-}
-
-/**
- * A text checked as a text content will be, normalized to NFC.
- * @throws {HearthError} `too_large` over {@link MAX_TEXT_CHARS}; `bad_request` when empty
- *   or not well-formed
- */
-export function checkText(text: string): string {
-  if (typeof text !== "string") throw new HearthError("bad_request", "Text must be a string");
-  if (!text.isWellFormed()) throw new HearthError("bad_request", "Text is not well-formed Unicode");
-  const normalized = text.normalize("NFC");
-  const chars = [...normalized].length;
-  if (chars > MAX_TEXT_CHARS) throw new HearthError("too_large", "Text is too long");
-  if (chars === 0) throw new HearthError("bad_request", "Text is empty");
-  return normalized;
-}
-
-/**
- * A conversation patch checked field by field.
- * @throws {HearthError} `bad_request`
- */
-function checkPatch(patch: ConversationPatch): ConversationPatch {
-  if (patch === null || typeof patch !== "object") {
-    throw new HearthError("bad_request", "Patch must be an object");
-  }
-  const out: ConversationPatch = {};
-  if (patch.disappearing !== undefined) {
-    const d = patch.disappearing;
-    if (d === null || typeof d !== "object") {
-      throw new HearthError("bad_request", "Field disappearing must be an object");
-    }
-    if (d.mode === "off") {
-      out.disappearing = { mode: "off", seconds: 0 };
-    } else if (d.mode === "after_send" || d.mode === "after_read") {
-      if (
-        !Number.isSafeInteger(d.seconds) || d.seconds < MIN_DISAPPEARING_S ||
-        d.seconds > MAX_EXPIRES_IN_S
-      ) {
-        throw new HearthError(
-          "bad_request",
-          `Field seconds must be ${MIN_DISAPPEARING_S} to ${MAX_EXPIRES_IN_S}`,
-        );
-      }
-      out.disappearing = { mode: d.mode, seconds: d.seconds };
-    } else {
-      throw new HearthError("bad_request", "Field mode must be off, after_send or after_read");
-    }
-  }
-  if (patch.muted !== undefined) {
-    if (typeof patch.muted !== "boolean") {
-      throw new HearthError("bad_request", "Field muted must be a boolean");
-    }
-    out.muted = patch.muted;
-  }
-  return out;
 }

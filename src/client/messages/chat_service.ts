@@ -29,13 +29,14 @@ import type { ClientDb } from "../db/schema.ts";
 import { FileGuardStore } from "../network/guard_store.ts";
 import { PathManager, type PathStatus } from "../network/path_manager.ts";
 import { type RetrievedItem, SwarmClient } from "../network/swarm_client.ts";
+import { ChatActions } from "./chat_actions.ts";
 import {
-  ChatActions,
   checkText,
   type ConversationPatch,
   type DeleteScope,
   outgoingTimer,
-} from "./chat_actions.ts";
+} from "./chat_rules.ts";
+import { ChatSealer } from "./chat_sealer.ts";
 import { type ChatEvent, ChatEvents, type ChatSubscription } from "./chat_events.ts";
 import {
   conversationAccess,
@@ -75,7 +76,7 @@ export {
   type OutgoingTimer,
   outgoingTimer,
   TYPING_TTL_MS,
-} from "./chat_actions.ts";
+} from "./chat_rules.ts";
 
 /** Options of {@link ChatService.start}. */
 export interface ChatServiceOptions {
@@ -114,6 +115,7 @@ export class ChatService {
   readonly #publisher: PrekeyPublisher | undefined;
   readonly #events = new ChatEvents();
   readonly #actions: ChatActions;
+  readonly #sealer: ChatSealer;
   readonly #log: Logger;
 
   private constructor(options: ChatServiceOptions, paths?: PathManager) {
@@ -150,13 +152,17 @@ export class ChatService {
       ...(bundles ? { bundles } : {}),
     });
     const emit = (event: ChatEvent) => this.#emit(event);
+    this.#sealer = new ChatSealer(this.#sessions, {
+      clock: this.#clock,
+      kick: () => this.#worker.kick(),
+    });
     this.#actions = new ChatActions({
       db: this.#db,
       keys: this.#keys,
       clock: this.#clock,
       emit,
       kick: () => this.#worker.kick(),
-      sessions: this.#sessions,
+      sealer: this.#sealer,
     });
     this.#worker = new OutboxWorker(this.#db, swarm, {
       clock: this.#clock,
@@ -170,7 +176,7 @@ export class ChatService {
       sessions: this.#sessions,
       onUndecryptable: (sender) => this.#askReset(sender),
       onSessionReset: (sender) => this.#resend(sender),
-      onDelivered: (sender, ids) => this.#actions.sendReceipts(sender, ids, "delivered"),
+      onDelivered: (sender, ids) => this.#sealer.sendReceipts(sender, ids, "delivered"),
       onStatus: (status) => emit({ type: "status", status }),
       onMessage: (message, request) => {
         emit({ type: "message", message });
@@ -257,7 +263,7 @@ export class ChatService {
     if (!self && (await contactState(this.#db, conversationId)) === "blocked") {
       throw new HearthError("conflict", "Unblock this contact first");
     }
-    const sentAt = this.#actions.nextSentAt();
+    const sentAt = this.#sealer.nextSentAt();
     const timer = outgoingTimer(await conversationTimer(this.#db, conversationId), sentAt);
     const { profile, version } = self ? {} : await profileFor(this.#db, conversationId);
     const id = newMessageId();
@@ -287,7 +293,7 @@ export class ChatService {
         ...(timer.expiresIn !== undefined ? { expiresIn: timer.expiresIn, mode: timer.mode } : {}),
         ...(profile ? { profile } : {}),
       };
-      stored = await this.#actions.sealInto(
+      stored = await this.#sealer.sealInto(
         conversationId,
         content,
         {
@@ -318,12 +324,12 @@ export class ChatService {
     await this.#emitContact(accountId);
     if (action !== "accept") return;
     const { profile, version } = await profileFor(this.#db, accountId);
-    await this.#actions.queueControl(accountId, {
+    await this.#sealer.queueControl(accountId, {
       type: "request-accept",
       id: newMessageId(),
       ...(profile ? { profile } : {}),
     }, version !== undefined ? { profileSent: version } : {});
-    await this.#actions.sendReceipts(
+    await this.#sealer.sendReceipts(
       accountId,
       await incomingIds(this.#db, accountId),
       "delivered",
@@ -368,7 +374,7 @@ export class ChatService {
       if (
         read.length > 0 && access.state === "contact" && (await readSettings(this.#db)).readReceipts
       ) {
-        await this.#actions.sendReceipts(conversationId, read, "read");
+        await this.#sealer.sendReceipts(conversationId, read, "read");
       }
     }
     return await listMessages(this.#db, conversationId, options);
@@ -488,7 +494,7 @@ export class ChatService {
   /** Ask a peer whose session message did not decrypt for a reset (sealed alone). */
   async #askReset(peer: string): Promise<void> {
     try {
-      await this.#actions.queueControl(peer, { type: "session-reset", id: newMessageId() }, {
+      await this.#sealer.queueControl(peer, { type: "session-reset", id: newMessageId() }, {
         sealedOnly: true,
       });
     } catch {
@@ -500,7 +506,7 @@ export class ChatService {
   /** After a peer's session reset: re-send the owner's undelivered texts to it. */
   async #resend(peer: string): Promise<void> {
     try {
-      const changes = await resendUndelivered(this.#actions, peer, {
+      const changes = await resendUndelivered(this.#sealer, peer, {
         db: this.#db,
         now: this.#clock(),
       });

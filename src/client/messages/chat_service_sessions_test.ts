@@ -20,7 +20,7 @@ import { ratchetDecrypt } from "../sessions/ratchet.ts";
 import type { BundleSource } from "../sessions/session_manager.ts";
 import { decodeSessionRecord } from "../sessions/session_record.ts";
 import { parseSessionPayload, type SessionPayload } from "../sessions/session_wire.ts";
-import type { ChatEvent, ChatSubscription } from "./chat_events.ts";
+import { queuedEvents } from "./test_chat_events.ts";
 import { ChatService } from "./chat_service.ts";
 import type { MessageView } from "./chat_views.ts";
 import { parseContent } from "./content.ts";
@@ -150,16 +150,6 @@ async function kinds(items: RetrievedItem[], to: Side): Promise<string[]> {
     out.push(outer.payload?.kind ?? "sealed");
   }
   return out;
-}
-
-/** Every event queued on a subscription right now. */
-async function pending(sub: ChatSubscription): Promise<ChatEvent[]> {
-  const out: ChatEvent[] = [];
-  for (;;) {
-    const e = await sub.next(0);
-    if (e === undefined || e === "idle") return out;
-    out.push(e);
-  }
 }
 
 Deno.test("a conversation runs on a session: prekey messages first, ratchet messages after the reply", async () => {
@@ -305,7 +295,7 @@ Deno.test("a lost session heals: the peer asks for a reset and the undelivered t
       .orderBy("created_at").execute();
     assertEquals(queuedBefore.map((r) => r.message_id), [null, pendingText.id]);
     await alice.chat.receive(resets);
-    const statuses = (await pending(events)).filter((e) => e.type === "status");
+    const statuses = (await queuedEvents(events)).filter((e) => e.type === "status");
     assertEquals(statuses.map((e) => e.type === "status" && [e.status.id, e.status.status]), [
       [unacked.id, "queued"],
       [lost.id, "queued"],

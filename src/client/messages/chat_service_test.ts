@@ -10,7 +10,8 @@ import {
 import { TEST_KDF, TEST_PASS } from "../db/_test_helpers.ts";
 import { ClientVault } from "../db/vault.ts";
 import { SwarmClient } from "../network/swarm_client.ts";
-import type { ChatEvent, ChatSubscription } from "./chat_events.ts";
+import type { ChatEvent } from "./chat_events.ts";
+import { queuedEvents } from "./test_chat_events.ts";
 import { ChatService, MIN_DISAPPEARING_S, outgoingTimer } from "./chat_service.ts";
 import { MAX_EXPIRES_IN_S, type MessageContent, parseContent } from "./content.ts";
 import { openEnvelope } from "./envelope.ts";
@@ -132,16 +133,6 @@ async function queued(from: Side, to: Side): Promise<Queued[]> {
 
 async function code(p: Promise<unknown>): Promise<string> {
   return (await assertRejects(() => p, HearthError)).code;
-}
-
-/** Every event queued on a subscription right now. */
-async function pending(sub: ChatSubscription): Promise<ChatEvent[]> {
-  const out: ChatEvent[] = [];
-  for (;;) {
-    const e = await sub.next(0);
-    if (e === undefined || e === "idle") return out;
-    out.push(e);
-  }
 }
 
 /** An incoming message stored directly, as the receiver would have. */
@@ -411,7 +402,7 @@ Deno.test("a conversation's timer: validated, shared with the contact, applied t
       disappearing: { mode: "after_send", seconds: 60 },
     });
     assertEquals(view.disappearing, { mode: "after_send", seconds: 60 });
-    assertEquals((await pending(sub)).map((e) => e.type), ["conversation"]);
+    assertEquals((await queuedEvents(sub)).map((e) => e.type), ["conversation"]);
     const [timerItem] = await queued(a, b);
     assertEquals(timerItem!.content.type, "disappearing");
     assertEquals([timerItem!.content.expiresIn, timerItem!.content.mode], [60, "after_send"]);
@@ -492,7 +483,7 @@ Deno.test("reactions: one per sender, replaced, removed; refused on deleted mess
     const sub = a.chat.events();
     const liked = await a.chat.react(msg.id, "👍");
     assertEquals(liked.reactions, [{ sender: a.keys.accountId, emoji: "👍" }]);
-    assertEquals((await pending(sub)).map((e) => e.type), ["update"]);
+    assertEquals((await queuedEvents(sub)).map((e) => e.type), ["update"]);
     const loved = await a.chat.react(msg.id, "❤️");
     assertEquals(loved.reactions, [{ sender: a.keys.accountId, emoji: "❤️" }]);
     assertEquals((await a.chat.react(msg.id, "❤️")).reactions.length, 1, "same emoji: no change");
@@ -591,7 +582,7 @@ Deno.test("delete for everyone leaves a tombstone; delete for me removes the row
     assertEquals(item!.content, { type: "delete", id: item!.content.id, target: msg.id });
     assertEquals((await a.chat.deleteMessage(msg.id, "everyone"))?.deleted, true);
     assertEquals(await queued(a, b), [], "a second delete sends nothing");
-    assertEquals((await pending(sub)).map((e) => e.type), ["update"]);
+    assertEquals((await queuedEvents(sub)).map((e) => e.type), ["update"]);
 
     const theirs = await incoming(a, b);
     assertEquals(await code(a.chat.deleteMessage(theirs, "everyone")), "bad_request");
@@ -605,7 +596,7 @@ Deno.test("delete for everyone leaves a tombstone; delete for me removes the row
     }).execute();
     assertEquals((await a.chat.conversation(to)).unreadCount, 1);
     assertEquals(await a.chat.deleteMessage(theirs, "me"), null);
-    assertEquals(await pending(sub), [{ type: "removed", conversationId: to, ids: [theirs] }]);
+    assertEquals(await queuedEvents(sub), [{ type: "removed", conversationId: to, ids: [theirs] }]);
     assertEquals(
       (await a.chat.conversation(to)).unreadCount,
       0,
@@ -675,7 +666,7 @@ Deno.test("reading marks read, starts after-read timers, and sends read receipts
       [plain, "read", null],
       [timed, "read", now + 30_000],
     ]);
-    const events = await pending(sub);
+    const events = await queuedEvents(sub);
     assertEquals(events.map((e) => e.type === "update" && e.message.id), [timed]);
     assertEquals((await a.chat.conversations())[0]?.unreadCount, 0);
     assertEquals(await queued(a, b), [], "read receipts are off by default");
@@ -683,7 +674,7 @@ Deno.test("reading marks read, starts after-read timers, and sends read receipts
     // Reading again changes nothing: the timer keeps its start.
     now += 5_000;
     assertEquals((await a.chat.messages(from))[1]?.expiresAt, now - 5_000 + 30_000);
-    assertEquals(await pending(sub), []);
+    assertEquals(await queuedEvents(sub), []);
 
     await a.chat.updateSettings({ readReceipts: true });
     const ids: string[] = [];
@@ -725,7 +716,7 @@ Deno.test("block and unblock a peer; peers' avatars", async () => {
     const blocked = await a.chat.setBlocked(to, true);
     assertEquals([blocked.accountId, blocked.state], [to, "blocked"]);
     assertEquals((await a.chat.setBlocked(to, true)).state, "blocked", "idempotent");
-    assertEquals((await pending(sub)).map((e) => e.type === "contact" ? e.contact.state : e), [
+    assertEquals((await queuedEvents(sub)).map((e) => e.type === "contact" ? e.contact.state : e), [
       { type: "status", status: { id: hi.id, conversationId: to, status: "failed" } },
       "blocked",
       "blocked",

@@ -16,7 +16,8 @@
  * and its effect, its seen mark and the session's new state are one
  * transaction. One that does not decrypt is dropped (marked seen) and a
  * contact or a message request is sent a `session-reset` (sealed alone),
- * at most once per peer per hour. A `session-reset` from a contact or a
+ * at most once per peer per hour, or once a minute for a prekey message of
+ * a new handshake (reset_pacer.ts). A `session-reset` from a contact or a
  * request, in a sealed envelope, drops the sessions made before it and
  * has the owner's undelivered texts re-sent.
  * @module
@@ -54,6 +55,7 @@ import { readSettings } from "./settings.ts";
 import { pause } from "./wake_timer.ts";
 import type { SessionManager } from "../sessions/session_manager.ts";
 import { forgetQueuedForPeer } from "../sessions/session_reset.ts";
+import { ResetPacer } from "../sessions/reset_pacer.ts";
 import { type Logger, silentLogger } from "../../shared/log.ts";
 
 type Db = Kysely<ClientDb>;
@@ -71,9 +73,6 @@ export const TYPING_FRESH_MS = 20_000;
 
 /** The longest pause after failures, ms. */
 const MAX_PAUSE_MS = 30_000;
-
-/** A peer is sent at most one `session-reset` this often, ms (an hour). */
-export const RESET_INTERVAL_MS = 3_600_000;
 
 /** Options of {@link InboxReceiver}. */
 export interface InboxReceiverOptions {
@@ -103,8 +102,8 @@ export interface InboxReceiverOptions {
   sessions?: SessionManager;
   /**
    * Called when a session message from a contact or a message request did
-   * not decrypt (at most once per peer per {@link RESET_INTERVAL_MS}): send it
-   * a `session-reset`.
+   * not decrypt (paced by {@link ResetPacer}: hourly, or a minute apart for
+   * new handshakes): send it a `session-reset`.
    */
   onUndecryptable?: (sender: string) => Promise<void>;
   /**
@@ -129,8 +128,8 @@ export class InboxReceiver {
   readonly #clock: () => number;
   readonly #abort = new AbortController();
   readonly #log: Logger;
-  /** When a `session-reset` was last sent to a peer. */
-  readonly #resetsSent = new Map<string, number>();
+  /** When a peer is due a `session-reset`. */
+  readonly #resets = new ResetPacer();
   #loop: Promise<void> | undefined;
 
   /** Create a receiver for the account of `keys`. */
@@ -217,7 +216,11 @@ export class InboxReceiver {
       return;
     }
     await markSeen(db, item.hash, now);
-    await this.#undecryptable(sender, state, now);
+    await this.#undecryptable(sender, {
+      state,
+      now,
+      ...(result.handshake ? { handshake: result.handshake } : {}),
+    });
   }
 
   /**
@@ -388,18 +391,19 @@ export class InboxReceiver {
 
   /**
    * A session message that did not decrypt: tell a contact or a message
-   * request with a `session-reset`, at most once per peer per hour.
+   * request with a `session-reset`, when the pacer says one is due (hourly,
+   * or a minute apart for a new handshake).
    */
   async #undecryptable(
     sender: string,
-    state: ContactState | undefined,
-    now: number,
+    u: { state: ContactState | undefined; now: number; handshake?: Uint8Array },
   ): Promise<void> {
-    this.#log.info("session_undecryptable", { known: state !== undefined });
+    const { state, handshake } = u;
+    const prekey = handshake !== undefined;
+    this.#log.info("session_undecryptable", { known: state !== undefined, prekey });
     if (state !== "contact" && state !== "request") return;
-    const last = this.#resetsSent.get(sender);
-    if (last !== undefined && now - last < RESET_INTERVAL_MS) return;
-    this.#resetsSent.set(sender, now);
+    if (!this.#resets.due(sender, { now: u.now, ...(prekey ? { handshake } : {}) })) return;
+    this.#log.info("session_reset_due", { prekey });
     await this.#options.onUndecryptable?.(sender);
   }
 

@@ -25,6 +25,9 @@ import { contactState, isSeen } from "./incoming_store.ts";
 import { writeSettings } from "./settings.ts";
 import { withClientDb } from "./test_chat_db.ts";
 import { type TestAccount, testAccount } from "./test_keys.ts";
+import { openBundle, signBundle } from "../sessions/prekey_bundle.ts";
+import { currentBundle, ensurePrekeys } from "../sessions/prekey_store.ts";
+import { SessionManager } from "../sessions/session_manager.ts";
 
 const START = 1_700_000_000_000;
 const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]);
@@ -470,3 +473,80 @@ async function sealFrom(h: Harness, content: MessageContent, sentAt: number) {
   });
   return { hash: toHex(sha256(data)), expiry: h.now + 1_000_000, data };
 }
+
+Deno.test("after a restore, a peer's new handshakes from a stale bundle get resets a minute apart", async () => {
+  // The owner restored on a new node (newDb); the peer fetched the old node's bundle (oldDb),
+  // whose prekeys the new node does not have: none of its prekey messages open.
+  await withClientDb((oldDb) =>
+    withClientDb((newDb) =>
+      withClientDb(async (peerDb) => {
+        let now = START;
+        const owner = await accountKeysFromSeed(createSeed());
+        const peer = await accountKeysFromSeed(createSeed());
+        await ensurePrekeys(oldDb, { now });
+        await ensurePrekeys(newDb, { now });
+        const stale = await openBundle(
+          await signBundle(owner, await currentBundle(oldDb)),
+          owner.signing.publicKey,
+        );
+        const peerSessions = new SessionManager({
+          db: peerDb,
+          keys: peer,
+          clock: () => now,
+          bundles: () => Promise.resolve(stale),
+        });
+        const resets: number[] = [];
+        const receiver = new InboxReceiver(newDb, new SwarmClient({ nodes: () => [] }), {
+          keys: owner,
+          nodes: () => [],
+          clock: () => now,
+          sessions: new SessionManager({ db: newDb, keys: owner, clock: () => now }),
+          onUndecryptable: (sender) => {
+            assertEquals(sender, peer.accountId);
+            resets.push(now - START);
+            return Promise.resolve();
+          },
+        });
+        // The peer is a contact: its first text (sealed alone) was accepted.
+        const hello = encodeContent({ type: "text", id: newMessageId(), text: "hello" });
+        const first = await sealEnvelope(hello, peer, owner.signing.publicKey, { now });
+        await receiver.handle([{
+          hash: toHex(sha256(first)),
+          expiry: now + 1_000_000,
+          data: first,
+        }]);
+        await setContactState(newDb, peer.accountId, "contact");
+        /** At `at` ms after the start, the peer sends a text (a new handshake when `fresh`). */
+        const send = async (at: number, fresh: boolean) => {
+          now = START + at;
+          if (fresh) await peerDb.deleteFrom("sessions").execute();
+          const content = encodeContent({ type: "text", id: newMessageId(), text: "hi" });
+          const data = await peerSessions.seal(
+            owner.accountId,
+            content,
+            { sentAt: now, handshake: true },
+            (_tx, sealed) => {
+              assertEquals(sealed.encryption, "session");
+              return Promise.resolve(sealed.envelope);
+            },
+          );
+          const item = { hash: toHex(sha256(data)), expiry: now + 1_000_000, data };
+          assertEquals(await receiver.handle([item]), [item.hash]);
+        };
+        const MIN = 60_000;
+        await send(0, true); // a first failure: a reset
+        await send(10_000, false); // the same handshake again: nothing
+        await send(30_000, true); // a new handshake, but under a minute since the reset
+        await send(MIN + 30_000, false); // that handshake, now a minute on: a reset
+        await send(3 * MIN, false); // answered already: nothing
+        await send(5 * MIN, true); // another new one: a reset
+        await send(5 * MIN + 50_000, true); // new, but too soon
+        await send(7 * MIN, false); // that one, now unanswered for long enough: a reset
+        await send(59 * MIN, false); // answered already, under the hour: nothing
+        await send(67 * MIN, false); // an hour since the last reset: a reset
+        assertEquals(resets, [0, MIN + 30_000, 5 * MIN, 7 * MIN, 67 * MIN]);
+        assertEquals(await newDb.selectFrom("sessions").select("id").execute(), []);
+      })
+    )
+  );
+});

@@ -25,9 +25,10 @@ import {
   readU32,
   x25519,
 } from "../../shared/crypto/mod.ts";
-import { HearthError } from "../../shared/errors.ts";
+import type { RatchetState, SkippedKey } from "./ratchet_state.ts";
 
 export type { DhKeyPair } from "../../shared/crypto/mod.ts";
+export type { RatchetState, SkippedKey } from "./ratchet_state.ts";
 
 /** The most message keys one header may make us skip in one chain (§3.2 MAX_SKIP). */
 export const MAX_SKIP = 1000;
@@ -38,47 +39,10 @@ export const RATCHET_HEADER_BYTES = 40;
 
 const ROOT_LABEL = "hearth/ratchet-root/v1";
 const MESSAGE_LABEL = "hearth/ratchet-msg/v1";
-const STATE_VERSION = 1;
 const MAX_COUNTER = 0xffffffff;
 const MAX_AD_BYTES = 0xffff;
 const CK_MESSAGE = new Uint8Array([0x01]);
 const CK_CHAIN = new Uint8Array([0x02]);
-
-/** A message key kept for a message that has not arrived yet (§2.5). */
-export interface SkippedKey {
-  /** The ratchet public key of the chain the message belongs to. */
-  readonly dh: Uint8Array;
-  /** The message number in that chain. */
-  readonly n: number;
-  /** The 32-byte message key. */
-  readonly mk: Uint8Array;
-}
-
-/** The state of one side of a session (§3.2), plain data only. */
-export interface RatchetState {
-  /** The associated data of the session (both identity keys). */
-  readonly ad: Uint8Array;
-  /** RK: the 32-byte root key. */
-  readonly rk: Uint8Array;
-  /** DHs: our current ratchet private key. */
-  readonly dhsPrivate: Uint8Array;
-  /** DHs: our current ratchet public key. */
-  readonly dhsPublic: Uint8Array;
-  /** DHr: the peer's current ratchet public key, null before any. */
-  readonly dhr: Uint8Array | null;
-  /** CKs: the sending chain key, null until we have one. */
-  readonly cks: Uint8Array | null;
-  /** CKr: the receiving chain key, null until we have received. */
-  readonly ckr: Uint8Array | null;
-  /** Ns: messages sent in the current sending chain. */
-  readonly ns: number;
-  /** Nr: messages received in the current receiving chain. */
-  readonly nr: number;
-  /** PN: messages in the previous sending chain. */
-  readonly pn: number;
-  /** MKSKIPPED, oldest first. */
-  readonly skipped: readonly SkippedKey[];
-}
 
 /** A parsed ratchet header (§3.4 HEADER). */
 export interface RatchetHeader {
@@ -310,106 +274,6 @@ export function ratchetHasReceived(state: RatchetState): boolean {
   return state.ckr !== null;
 }
 
-/**
- * Serialize a state: version 1 ‖ flags ‖ ad length u16 ‖ ad ‖ rk ‖ DHs
- * private ‖ DHs public ‖ [DHr] ‖ [CKs] ‖ [CKr] ‖ Ns ‖ Nr ‖ PN ‖ skipped-key
- * chains (u16 count, 32 bytes each) ‖ skipped keys (u16 count, each chain
- * index u16 ‖ n u32 ‖ mk 32).
- * @param state the state
- * @returns the bytes to store (in the encrypted client database)
- */
-export function encodeRatchetState(state: RatchetState): Uint8Array {
-  const chains: Uint8Array[] = [];
-  const chainIndex = new Map<string, number>();
-  const index: number[] = [];
-  let last: Uint8Array | undefined;
-  let lastIndex = 0;
-  for (const s of state.skipped) {
-    // Keys of one chain sit together and share their dh array: skip the lookup.
-    if (s.dh !== last) {
-      const name = String.fromCharCode(...s.dh);
-      let i = chainIndex.get(name);
-      if (i === undefined) chainIndex.set(name, i = chains.push(s.dh) - 1);
-      last = s.dh;
-      lastIndex = i;
-    }
-    index.push(lastIndex);
-  }
-  const optional = [state.dhr, state.cks, state.ckr];
-  const size = 4 + state.ad.length + 96 + optional.filter((k) => k !== null).length * 32 + 12 +
-    2 + chains.length * 32 + 2 + state.skipped.length * 38;
-  const out = new Uint8Array(size);
-  const view = new DataView(out.buffer);
-  out[0] = STATE_VERSION;
-  out[1] = optional.reduce((f, k, i) => k === null ? f : f | (1 << i), 0);
-  view.setUint16(2, state.ad.length);
-  let at = 4;
-  const put = (b: Uint8Array) => {
-    out.set(b, at);
-    at += b.length;
-  };
-  put(state.ad);
-  put(state.rk);
-  put(state.dhsPrivate);
-  put(state.dhsPublic);
-  for (const k of optional) if (k !== null) put(k);
-  for (const n of [state.ns, state.nr, state.pn]) {
-    view.setUint32(at, n);
-    at += 4;
-  }
-  view.setUint16(at, chains.length);
-  at += 2;
-  for (const c of chains) put(c);
-  view.setUint16(at, state.skipped.length);
-  at += 2;
-  for (const [i, s] of state.skipped.entries()) {
-    view.setUint16(at, index[i]!);
-    view.setUint32(at + 2, s.n);
-    at += 6;
-    put(s.mk);
-  }
-  return out;
-}
-
-/**
- * Parse a state written by {@link encodeRatchetState}, strictly.
- * @param bytes the stored bytes
- * @returns the state
- * @throws {HearthError} `bad_encoding` when the bytes are not a valid state
- */
-export function decodeRatchetState(bytes: Uint8Array): RatchetState {
-  const r = new StateReader(bytes);
-  if (r.u8() !== STATE_VERSION) throw malformed();
-  const flags = r.u8();
-  if (flags > 0b111) throw malformed();
-  const ad = r.bytes(r.u16());
-  const rk = r.bytes(32);
-  const dhsPrivate = r.bytes(32);
-  const dhsPublic = r.bytes(32);
-  const dhr = flags & 1 ? r.bytes(32) : null;
-  const cks = flags & 2 ? r.bytes(32) : null;
-  const ckr = flags & 4 ? r.bytes(32) : null;
-  const ns = r.u32();
-  const nr = r.u32();
-  const pn = r.u32();
-  const chainCount = r.u16();
-  if (chainCount > MAX_SKIPPED_KEYS) throw malformed();
-  const chains = Array.from({ length: chainCount }, () => r.bytes(32));
-  const count = r.u16();
-  if (count > MAX_SKIPPED_KEYS) throw malformed();
-  const skipped: SkippedKey[] = [];
-  for (let i = 0; i < count; i++) {
-    const dh = chains[r.u16()];
-    if (dh === undefined) throw malformed();
-    skipped.push({ dh, n: r.u32(), mk: r.bytes(32) });
-  }
-  r.end();
-  // §3.3: the receiving chain starts with DHr; counters only run on a chain.
-  if ((dhr === null && ckr !== null) || (ckr === null && nr !== 0)) throw malformed();
-  if (cks === null && (ns !== 0 || pn !== 0)) throw malformed();
-  return { ad, rk, dhsPrivate, dhsPublic, dhr, cks, ckr, ns, nr, pn, skipped };
-}
-
 /** §3.5 SkipMessageKeys: keep the keys of messages n < until of the current chain. */
 function skipMessageKeys(w: WorkingState, until: number): void {
   if (w.nr + MAX_SKIP < until) throw new CryptoError();
@@ -477,49 +341,4 @@ function checkInit(sk: Uint8Array, ad: Uint8Array): void {
 
 function isU32(n: number): boolean {
   return Number.isInteger(n) && n >= 0 && n <= MAX_COUNTER;
-}
-
-function malformed(): HearthError {
-  return new HearthError("bad_encoding", "Malformed ratchet state");
-}
-
-/** A bounds-checked reader over the stored state bytes. */
-class StateReader {
-  #bytes: Uint8Array;
-  #view: DataView;
-  #at = 0;
-
-  constructor(bytes: Uint8Array) {
-    if (!(bytes instanceof Uint8Array)) throw malformed();
-    this.#bytes = bytes;
-    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  }
-
-  #take(n: number): number {
-    if (this.#at + n > this.#bytes.length) throw malformed();
-    const at = this.#at;
-    this.#at += n;
-    return at;
-  }
-
-  u8(): number {
-    return this.#bytes[this.#take(1)]!;
-  }
-
-  u16(): number {
-    return this.#view.getUint16(this.#take(2));
-  }
-
-  u32(): number {
-    return this.#view.getUint32(this.#take(4));
-  }
-
-  bytes(n: number): Uint8Array {
-    const at = this.#take(n);
-    return this.#bytes.slice(at, at + n);
-  }
-
-  end(): void {
-    if (this.#at !== this.#bytes.length) throw malformed();
-  }
 }

@@ -22,9 +22,7 @@ import {
 } from "../../shared/crypto/mod.ts";
 import { HearthError } from "../../shared/errors.ts";
 import {
-  decodeRatchetState,
   encodeRatchetHeader,
-  encodeRatchetState,
   initInitiator,
   initResponder,
   kdfCk,
@@ -38,8 +36,8 @@ import {
   ratchetEncrypt,
   ratchetHasReceived,
   ratchetRemoteKey,
-  type RatchetState,
 } from "./ratchet.ts";
+import { decodeRatchetState, encodeRatchetState, type RatchetState } from "./ratchet_state.ts";
 
 interface Sent {
   header: Uint8Array;

@@ -1,6 +1,7 @@
 /**
  * The owner's double-ratchet sessions with its peers (docs/PROTOCOL.md
- * §12), kept in the `sessions` table of the client database: at most
+ * §12), kept in the `sessions` table of the client database
+ * (session_rows.ts; the handshake as initiator is in session_start.ts): at most
  * {@link MAX_SESSIONS_PER_PEER} per peer; the newest is used to send, the
  * older ones are kept to decrypt late messages and pruned once unused for
  * {@link SESSION_IDLE_MS}.
@@ -23,36 +24,29 @@
  * @module
  */
 import type { Kysely } from "kysely";
-import { AEAD_TAG_BYTES, bytesEqual, randomBytes, toHex } from "../../shared/crypto/mod.ts";
+import { bytesEqual } from "../../shared/crypto/mod.ts";
 import { type Logger, silentLogger } from "../../shared/log.ts";
 import { type AccountKeys, formatAccountId, parseAccountId } from "../account/mod.ts";
 import type { ClientDb } from "../db/schema.ts";
 import { MAX_CONTENT_BYTES, type OpenedEnvelope, sealEnvelope } from "../messages/envelope.ts";
 import type { PrekeyBundle } from "./prekey_bundle.ts";
 import { consumeOpk, responderPrekeys } from "./prekey_store.ts";
-import { initiateHandshake, respondHandshake } from "./pqxdh.ts";
-import {
-  initInitiator,
-  initResponder,
-  RATCHET_HEADER_BYTES,
-  ratchetDecrypt,
-  ratchetEncrypt,
-  ratchetHasReceived,
-  ratchetRemoteKey,
-  type RatchetState,
-} from "./ratchet.ts";
-import { decodeSessionRecord, encodeSessionRecord, type SessionRecord } from "./session_record.ts";
+import { respondHandshake } from "./pqxdh.ts";
+import { initResponder, ratchetDecrypt, ratchetEncrypt, ratchetHasReceived } from "./ratchet.ts";
+import type { RatchetState } from "./ratchet_state.ts";
+import { type LoadedSession, loadSessions, newSessionId, writeSession } from "./session_rows.ts";
+import { initiateSession, tryDecrypt } from "./session_start.ts";
 import {
   encodeSessionPayload,
   parseSessionPayload,
-  PREKEY_INIT_BYTES,
+  PREKEY_MESSAGE_OVERHEAD,
   type SessionPayload,
 } from "./session_wire.ts";
 
+export { MAX_SESSIONS_PER_PEER } from "./session_rows.ts";
+
 type Db = Kysely<ClientDb>;
 
-/** The most sessions kept per peer; the oldest goes when a new one is made. */
-export const MAX_SESSIONS_PER_PEER = 3;
 /** A session that is not the peer's newest is deleted after this long unused, ms (30 days). */
 export const SESSION_IDLE_MS = 30 * 86_400_000;
 /** How long sending waits for a peer's prekey bundle before it seals alone, ms. */
@@ -62,8 +56,7 @@ export const BUNDLE_FETCH_TIMEOUT_MS = 5_000;
  * left of an envelope after a prekey message's init part, header and tag.
  * Larger content is sealed alone (no valid content is that large).
  */
-export const MAX_SESSION_CONTENT_BYTES: number = MAX_CONTENT_BYTES - PREKEY_INIT_BYTES -
-  RATCHET_HEADER_BYTES - AEAD_TAG_BYTES;
+export const MAX_SESSION_CONTENT_BYTES: number = MAX_CONTENT_BYTES - PREKEY_MESSAGE_OVERHEAD;
 
 /** How an item went on the wire: in a session message, or sealed alone (inner version 1). */
 export type Encryption = "session" | "sealed";
@@ -95,8 +88,16 @@ export interface SealOptions {
   sealedOnly?: boolean;
 }
 
-/** What {@link SessionManager.open} did: the caller's result, or nothing when it did not decrypt. */
-export type OpenResult<T> = { opened: true; value: T } | { opened: false };
+/**
+ * What {@link SessionManager.open} did: the caller's result, or nothing when
+ * it did not decrypt. `handshake` is set when the payload was a prekey
+ * message tried as a new handshake (no session of the peer was made from
+ * its ephemeral key) that failed: that key, 32 bytes.
+ */
+export type OpenResult<T> = { opened: true; value: T } | {
+  opened: false;
+  handshake?: Uint8Array;
+};
 
 /** Options of {@link SessionManager}. */
 export interface SessionManagerOptions {
@@ -114,14 +115,6 @@ export interface SessionManagerOptions {
   onPrekeyUsed?: () => void;
   /** The bundle fetch timeout, ms (default {@link BUNDLE_FETCH_TIMEOUT_MS}). */
   fetchTimeoutMs?: number;
-}
-
-/** A session as loaded from its row. */
-interface LoadedSession extends SessionRecord {
-  /** The row's id. */
-  id: string;
-  /** When it was made. */
-  createdAt: number;
 }
 
 /** The key of the lock every responder handshake takes (no Account ID looks like it). */
@@ -192,11 +185,19 @@ export class SessionManager {
       : undefined;
     return await this.#locked(peer, async () => {
       const now = this.#clock();
-      let session: LoadedSession | undefined = usable ? (await this.#load(peer))[0] : undefined;
+      let session: LoadedSession | undefined = usable
+        ? (await loadSessions(this.#db, peer, { log: this.#log }))[0]
+        : undefined;
       let created = false;
       if (!session && bundle) {
-        session = await this.#initiate(peerKey, bundle, now);
+        session = await initiateSession(this.#keys, { peerKey, bundle, now });
         created = session !== undefined;
+        if (session) {
+          const oneTimePrekey = session.pendingInit!.opkId !== 0;
+          this.#log.info("session_made", { initiator: true, oneTimePrekey });
+        } else {
+          this.#log.warn("session_handshake_failed");
+        }
       }
       if (!session) {
         const envelope = await sealEnvelope(content, this.#keys, peerKey, { now: options.sentAt });
@@ -219,7 +220,7 @@ export class SessionManager {
       });
       const next: LoadedSession = { ...session, ratchet: sent.state };
       return await this.#db.transaction().execute(async (tx) => {
-        await this.#write(tx, peer, next, { created, now });
+        await writeSession(tx, peer, { session: next, created, now });
         return await store(tx, { envelope, encryption: "session" });
       });
     });
@@ -232,7 +233,8 @@ export class SessionManager {
    * @param opened the envelope as opened (its sender verified)
    * @param apply handles the content in the transaction given
    * @returns the result of `apply`, or `opened: false` when the payload is malformed or does
-   *   not decrypt (nothing is written then)
+   *   not decrypt (nothing is written then), with the ephemeral key of a new handshake that
+   *   failed
    * @throws {RangeError} when the envelope is not inner version 2; what `apply` throws
    *   (nothing is committed then)
    */
@@ -250,7 +252,7 @@ export class SessionManager {
     const peer = formatAccountId(opened.sender);
     return await this.#locked(peer, async () => {
       const now = this.#clock();
-      const sessions = await this.#load(peer);
+      const sessions = await loadSessions(this.#db, peer, { log: this.#log });
       const found = await tryDecrypt(sessions, payload);
       if (found) {
         const { session, state, plaintext } = found;
@@ -260,7 +262,7 @@ export class SessionManager {
           pendingInit: ratchetHasReceived(state) ? null : session.pendingInit,
         };
         const value = await this.#db.transaction().execute(async (tx) => {
-          await this.#write(tx, peer, next, { created: false, now });
+          await writeSession(tx, peer, { session: next, created: false, now });
           return await apply(tx, plaintext);
         });
         return { opened: true, value };
@@ -269,7 +271,8 @@ export class SessionManager {
       // A handshake already answered (its session has moved on, or the message is a replay):
       // never make a second session from the same init part.
       if (sessions.some((s) => bytesEqual(s.ek, payload.init.ek))) return { opened: false };
-      return await this.#locked(PREKEYS_LOCK, () => this.#respond(opened, payload, apply));
+      const result = await this.#locked(PREKEYS_LOCK, () => this.#respond(opened, payload, apply));
+      return result.opened ? result : { opened: false, handshake: payload.init.ek };
     });
   }
 
@@ -362,36 +365,13 @@ export class SessionManager {
       ratchet,
     };
     const value = await this.#db.transaction().execute(async (tx) => {
-      await this.#write(tx, peer, session, { created: true, now });
+      await writeSession(tx, peer, { session, created: true, now });
       if (init.opkId !== 0) await consumeOpk(tx, init.opkId);
       return await apply(tx, plaintext);
     });
     this.#log.info("session_made", { initiator: false, oneTimePrekey: init.opkId !== 0 });
     if (init.opkId !== 0) this.#onPrekeyUsed?.();
     return { opened: true, value };
-  }
-
-  /** Start a session with a peer's bundle, or undefined when the handshake fails. */
-  async #initiate(
-    peerKey: Uint8Array,
-    bundle: PrekeyBundle,
-    now: number,
-  ): Promise<LoadedSession | undefined> {
-    const opk = bundle.opks.length > 0 ? bundle.opks[randomIndex(bundle.opks.length)] : undefined;
-    try {
-      const hs = await initiateHandshake(this.#keys, {
-        identityEd25519: peerKey,
-        spk: bundle.spk,
-        kem: bundle.kem,
-        ...(opk ? { opk } : {}),
-      });
-      const ratchet = await initInitiator(hs.sk, hs.ad, hs.peerSpk);
-      this.#log.info("session_made", { initiator: true, oneTimePrekey: opk !== undefined });
-      return { id: newSessionId(), createdAt: now, ek: hs.init.ek, pendingInit: hs.init, ratchet };
-    } catch {
-      this.#log.warn("session_handshake_failed");
-      return undefined;
-    }
   }
 
   /** The peer's bundle, or undefined on none, a failure or the timeout. */
@@ -424,52 +404,6 @@ export class SessionManager {
     }
   }
 
-  /** The peer's sessions, newest first; a row that does not decode is skipped. */
-  async #load(peer: string): Promise<LoadedSession[]> {
-    const rows = await this.#db.selectFrom("sessions").select(["id", "state", "created_at"])
-      .where("peer", "=", peer).orderBy("created_at", "desc").orderBy("id", "desc").execute();
-    const out: LoadedSession[] = [];
-    for (const r of rows) {
-      try {
-        out.push({
-          id: r.id,
-          createdAt: r.created_at,
-          ...decodeSessionRecord(new Uint8Array(r.state)),
-        });
-      } catch {
-        this.#log.warn("session_unreadable");
-      }
-    }
-    return out;
-  }
-
-  /** Write a session's state; a new one is inserted and the peer's oldest beyond the limit go. */
-  async #write(
-    tx: Db,
-    peer: string,
-    session: LoadedSession,
-    options: { created: boolean; now: number },
-  ): Promise<void> {
-    const state = encodeSessionRecord(session);
-    if (!options.created) {
-      await tx.updateTable("sessions").set({ state, last_used_at: options.now })
-        .where("peer", "=", peer).where("id", "=", session.id).execute();
-      return;
-    }
-    await tx.insertInto("sessions").values({
-      peer,
-      id: session.id,
-      state,
-      created_at: session.createdAt,
-      last_used_at: options.now,
-    }).execute();
-    const keep = await tx.selectFrom("sessions").select("id").where("peer", "=", peer)
-      .orderBy("created_at", "desc").orderBy("id", "desc").limit(MAX_SESSIONS_PER_PEER)
-      .execute();
-    await tx.deleteFrom("sessions").where("peer", "=", peer)
-      .where("id", "not in", keep.map((r) => r.id)).execute();
-  }
-
   /** Run `fn` holding the lock of `key` (a peer, or the prekeys); callers queue in order. */
   async #locked<T>(key: string, fn: () => Promise<T>): Promise<T> {
     const before = this.#locks.get(key) ?? Promise.resolve();
@@ -485,49 +419,4 @@ export class SessionManager {
       if (this.#locks.get(key) === tail) this.#locks.delete(key);
     }
   }
-}
-
-/**
- * Try a payload with a peer's sessions: the one whose current or skipped
- * ratchet keys name the header's key first, then the others newest first.
- * Each try works on a copy (ratchet.ts), so a miss changes nothing.
- */
-async function tryDecrypt(
-  sessions: LoadedSession[],
-  payload: SessionPayload,
-): Promise<
-  { session: LoadedSession; state: RatchetState; plaintext: Uint8Array } | undefined
-> {
-  const dh = payload.header.subarray(0, 32);
-  const names = (s: LoadedSession) => {
-    const remote = ratchetRemoteKey(s.ratchet);
-    return (remote !== null && bytesEqual(remote, dh)) ||
-      s.ratchet.skipped.some((k) => bytesEqual(k.dh, dh));
-  };
-  const ordered = [...sessions.filter(names), ...sessions.filter((s) => !names(s))];
-  for (const session of ordered) {
-    try {
-      const { state, plaintext } = await ratchetDecrypt(
-        session.ratchet,
-        payload.header,
-        payload.ciphertext,
-      );
-      return { session, state, plaintext };
-    } catch {
-      // Not this session's message.
-    }
-  }
-  return undefined;
-}
-
-function newSessionId(): string {
-  return toHex(randomBytes(16));
-}
-
-/** A uniform index in 0 … n − 1 (n ≤ 2^16). */
-function randomIndex(n: number): number {
-  const limit = 65_536 - (65_536 % n);
-  const buf = new Uint16Array(1);
-  do crypto.getRandomValues(buf); while (buf[0]! >= limit);
-  return buf[0]! % n;
 }

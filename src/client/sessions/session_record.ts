@@ -13,7 +13,7 @@
 import { bytesEqual, readU32 } from "../../shared/crypto/mod.ts";
 import { HearthError } from "../../shared/errors.ts";
 import { checkInitPart, type InitPart, KEM_CIPHERTEXT_BYTES, X25519_BYTES } from "./pqxdh.ts";
-import { decodeRatchetState, encodeRatchetState, type RatchetState } from "./ratchet.ts";
+import { decodeRatchetState, encodeRatchetState, type RatchetState } from "./ratchet_state.ts";
 
 const RECORD_VERSION = 1;
 const HAS_INIT = 1;

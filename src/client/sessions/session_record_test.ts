@@ -6,7 +6,8 @@ import { assertEquals, assertThrows } from "../../../tests/assert.ts";
 import { generateDhKeyPair, randomBytes } from "../../shared/crypto/mod.ts";
 import { HearthError } from "../../shared/errors.ts";
 import { type InitPart, KEM_CIPHERTEXT_BYTES } from "./pqxdh.ts";
-import { encodeRatchetState, initInitiator } from "./ratchet.ts";
+import { initInitiator } from "./ratchet.ts";
+import { encodeRatchetState } from "./ratchet_state.ts";
 import { decodeSessionRecord, encodeSessionRecord, type SessionRecord } from "./session_record.ts";
 
 const ratchet = await initInitiator(

@@ -18,7 +18,7 @@
 import type { Kysely } from "kysely";
 import { MIN_TTL_MS } from "../../shared/codec/limits.ts";
 import type { ClientDb } from "../db/schema.ts";
-import type { ChatActions } from "../messages/chat_actions.ts";
+import type { ChatSealer } from "../messages/chat_sealer.ts";
 import type { StatusChange } from "../messages/chat_events.ts";
 import { insertOutbox, profileFor } from "../messages/chat_store.ts";
 import { bodyText } from "../messages/chat_views.ts";
@@ -54,13 +54,13 @@ interface StoredTimer {
 /**
  * Seal the owner's undelivered texts to a peer again (see the module) and
  * queue them; the caller wakes the outbox worker.
- * @param actions the chat's actions (their sealing goes through the sessions)
+ * @param sealer the chat's sealer (it seals through the sessions)
  * @param peer the peer's Account ID
  * @param options.now current time, ms
  * @returns the status changes (texts that went from `sent` back to `queued`)
  */
 export async function resendUndelivered(
-  actions: ChatActions,
+  sealer: ChatSealer,
   peer: string,
   options: { db: Db; now: number },
 ): Promise<StatusChange[]> {
@@ -88,7 +88,7 @@ export async function resendUndelivered(
     const ttlMs = timer?.mode === "after_send" && row.expires_at !== null
       ? Math.max(MIN_TTL_MS, Math.min(INBOX_TTL_MS, row.expires_at - now))
       : undefined;
-    const requeued = await actions.sealInto(peer, content, {
+    const requeued = await sealer.sealInto(peer, content, {
       sentAt: row.sent_at,
       handshake: true,
       ...(ttlMs !== undefined ? { ttlMs } : {}),

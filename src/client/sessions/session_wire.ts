@@ -22,6 +22,9 @@ export const PREKEY_PAYLOAD = 1;
 export const RATCHET_PAYLOAD = 2;
 /** Bytes of a prekey message before its ratchet header. */
 export const PREKEY_INIT_BYTES: number = 1 + X25519_BYTES + 12 + KEM_CIPHERTEXT_BYTES;
+/** Bytes a prekey message adds to its content: the init part, the ratchet header and the tag. */
+export const PREKEY_MESSAGE_OVERHEAD: number = PREKEY_INIT_BYTES + RATCHET_HEADER_BYTES +
+  AEAD_TAG_BYTES;
 
 /** A parsed session payload. */
 export type SessionPayload =
