@@ -14,6 +14,7 @@ import type { NodeRecord } from "../src/shared/node_record.ts";
 import { swarmFor } from "../src/shared/swarm_map.ts";
 import type { MachineCpu } from "./process_metrics.ts";
 import { percentile, round } from "./stats.ts";
+import { scheduleReadings } from "./timed_readings.ts";
 
 /** The RPC each request runs: a 1-item store, or the cheap `swarm` lookup. */
 export type LoadMethod = "store" | "swarm";
@@ -158,21 +159,14 @@ export async function runLoad(
       }
     }
   }
-  const readings: Promise<CpuReading>[] = [];
-  const timers: ReturnType<typeof setTimeout>[] = [];
-  if (options.cpu) {
-    for (const at of [windowStart, windowEnd]) {
-      const reading = Promise.withResolvers<CpuReading>();
-      readings.push(reading.promise);
-      timers.push(setTimeout(() => {
-        options.cpu!().then(reading.resolve, reading.reject);
-      }, at - performance.now()));
-    }
-  }
+  // The end reading is settled when the workers finish, even if its timer
+  // has not fired yet: cancelling it instead left the run waiting forever.
+  const timed = options.cpu ? scheduleReadings(options.cpu, [windowStart, windowEnd]) : undefined;
+  const readings = timed?.readings ?? [];
   try {
     await Promise.all(Array.from({ length: options.concurrency }, () => worker()));
   } finally {
-    timers.forEach(clearTimeout);
+    timed?.settle();
   }
   const perSec = latencies.length / (options.durationMs / 1000);
   const result: LoadResult = {
