@@ -1,7 +1,7 @@
 /**
  * The owner's own actions on messages and conversations, for
- * {@link ChatService}: reactions, edits, deletes, typing indicators and
- * conversation settings, each sealed by the chat's {@link ChatSealer}
+ * {@link ChatService}: reading a conversation (read marks and receipts),
+ * reactions, edits, deletes, typing indicators and conversation settings, each sealed by the chat's {@link ChatSealer}
  * (chat_sealer.ts; the checks are in chat_rules.ts). Each change and the item telling the peer are one transaction; Note to
  * Self stays local.
  * @module
@@ -33,10 +33,12 @@ import { removeMessages } from "./message_removal.ts";
 import {
   conversationById,
   type ConversationView,
+  listMessages,
   messageById,
   type MessageView,
 } from "./chat_views.ts";
 import { contentFromJson, newMessageId } from "./content.ts";
+import { markConversationRead } from "./read_marks.ts";
 import { readSettings } from "./settings.ts";
 
 /** What the owner's actions need from the running chat. */
@@ -83,6 +85,35 @@ export class ChatActions {
     if (id === "self") return id;
     const canonical = normalizeAccountId(id);
     return canonical === this.#keys.accountId ? "self" : canonical;
+  }
+
+  /**
+   * A conversation's messages, oldest first, after marking it read (see
+   * {@link ChatService.messages}): after-read timers start with `update`
+   * events, and a contact gets a `read` receipt when read receipts are on.
+   * @param id the peer's Account ID, or "self" (the owner's own ID means "self")
+   * @throws {HearthError} `bad_account_id`; `not_found` for an unknown conversation
+   */
+  async readMessages(
+    id: string,
+    options: { before?: number; limit?: number } = {},
+  ): Promise<MessageView[]> {
+    const conversationId = this.conversationId(id);
+    const access = await conversationAccess(this.#db, conversationId);
+    if (access?.exists) {
+      const { read, timerStarted } = await markConversationRead(
+        this.#db,
+        conversationId,
+        this.#clock(),
+      );
+      for (const changed of timerStarted) await this.emitUpdate(changed);
+      if (
+        read.length > 0 && access.state === "contact" && (await readSettings(this.#db)).readReceipts
+      ) {
+        await this.#sealer.sendReceipts(conversationId, read, "read");
+      }
+    }
+    return await listMessages(this.#db, conversationId, options);
   }
 
   /**
@@ -337,22 +368,6 @@ export class ChatActions {
       deleted: view.deleted,
       state: access.state,
     };
-  }
-
-  /**
-   * Check that a reply names a message of the same conversation.
-   * @throws {HearthError} `bad_request` for a malformed id; `not_found` for an unknown
-   *   message; `conflict` when it was deleted
-   */
-  async checkReplyTo(conversationId: string, replyTo: string): Promise<void> {
-    if (!isMessageId(replyTo)) {
-      throw new HearthError("bad_request", "Field replyTo must be a message id");
-    }
-    const row = await this.#db.selectFrom("messages").select("deleted")
-      .where("id", "=", replyTo).where("conversation_id", "=", conversationId)
-      .executeTakeFirst();
-    if (!row) throw new HearthError("not_found", "No such message to reply to");
-    if (row.deleted) throw new HearthError("conflict", "Message was deleted");
   }
 
   /**

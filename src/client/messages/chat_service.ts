@@ -5,7 +5,9 @@
  * blocks; the outbox worker, the inbox receiver and the prekey publisher
  * (when the messenger has a directory), the expiry sweeper (always),
  * message requests, and the views of the owner API. The owner's display
- * name and avatar are read from the account row at send time.
+ * name and avatar are read from the account row at send time. Texts are in
+ * chat_send.ts, requests, contacts and blocks in chat_contacts.ts, the other
+ * actions in chat_actions.ts and session resets in session_healing.ts.
  *
  * Every item to a peer goes through the owner's forward-secret sessions
  * (sessions/session_manager.ts): a text without a session fetches the
@@ -17,58 +19,35 @@
  */
 import type { Kysely } from "kysely";
 import type { NodeRecord } from "../../shared/node_record.ts";
-import { HearthError } from "../../shared/errors.ts";
 import { type Logger, silentLogger } from "../../shared/log.ts";
-import {
-  type AccountKeys,
-  type Avatar,
-  normalizeAccountId,
-  sniffAvatarType,
-} from "../account/mod.ts";
+import type { AccountKeys, Avatar } from "../account/mod.ts";
 import type { ClientDb } from "../db/schema.ts";
 import { FileGuardStore } from "../network/guard_store.ts";
 import { PathManager, type PathStatus } from "../network/path_manager.ts";
 import { type RetrievedItem, SwarmClient } from "../network/swarm_client.ts";
-import { ChatActions } from "./chat_actions.ts";
-import {
-  checkText,
-  type ConversationPatch,
-  type DeleteScope,
-  outgoingTimer,
-} from "./chat_rules.ts";
+import { ChatActions, type ChatContext } from "./chat_actions.ts";
+import { ChatContacts, type RequestAction } from "./chat_contacts.ts";
+import type { ConversationPatch, DeleteScope } from "./chat_rules.ts";
 import { ChatSealer } from "./chat_sealer.ts";
+import { TextSender } from "./chat_send.ts";
 import { type ChatEvent, ChatEvents, type ChatSubscription } from "./chat_events.ts";
 import {
-  conversationAccess,
-  conversationTimer,
-  profileFor,
-  queueOutgoing,
-  setBlockedState,
-  setContactState,
-} from "./chat_store.ts";
-import { markConversationRead } from "./read_marks.ts";
-import {
-  contactById,
   type ContactView,
   type ConversationView,
-  incomingIds,
-  listContacts,
   listConversations,
-  listMessages,
   type MessageView,
 } from "./chat_views.ts";
-import { type MessageContent, newMessageId } from "./content.ts";
 import { ExpirySweeper } from "./expiry_sweeper.ts";
-import { contactState } from "./incoming_store.ts";
 import { fetchBundle } from "../sessions/bundle_fetch.ts";
 import { PrekeyPublisher } from "../sessions/prekey_publisher.ts";
 import { ensurePrekeys } from "../sessions/prekey_store.ts";
 import { type BundleSource, SessionManager } from "../sessions/session_manager.ts";
-import { resendUndelivered } from "../sessions/session_reset.ts";
 import { InboxReceiver } from "./inbox_receiver.ts";
 import { type ChatSettings, readSettings, writeSettings } from "./settings.ts";
 import { OutboxWorker } from "./outbox_worker.ts";
+import { askSessionReset, resendAfterReset } from "./session_healing.ts";
 
+export { type RequestAction } from "./chat_contacts.ts";
 export {
   type ConversationPatch,
   type DeleteScope,
@@ -99,9 +78,6 @@ export interface ChatServiceOptions {
   clock?: () => number;
 }
 
-/** What a request decision does. */
-export type RequestAction = "accept" | "decline" | "block";
-
 /** The owner's 1:1 messaging, running while unlocked. */
 export class ChatService {
   readonly #db: Kysely<ClientDb>;
@@ -115,8 +91,9 @@ export class ChatService {
   readonly #publisher: PrekeyPublisher | undefined;
   readonly #events = new ChatEvents();
   readonly #actions: ChatActions;
+  readonly #sender: TextSender;
+  readonly #contacts: ChatContacts;
   readonly #sealer: ChatSealer;
-  readonly #log: Logger;
 
   private constructor(options: ChatServiceOptions, paths?: PathManager) {
     this.#db = options.db;
@@ -124,7 +101,6 @@ export class ChatService {
     this.#clock = options.clock ?? Date.now;
     this.#paths = paths;
     const log = options.log ?? silentLogger;
-    this.#log = log;
     const swarm = new SwarmClient({
       nodes: options.nodes ?? (() => []),
       paths,
@@ -156,14 +132,17 @@ export class ChatService {
       clock: this.#clock,
       kick: () => this.#worker.kick(),
     });
-    this.#actions = new ChatActions({
+    const chat: ChatContext = {
       db: this.#db,
       keys: this.#keys,
       clock: this.#clock,
       emit,
       kick: () => this.#worker.kick(),
       sealer: this.#sealer,
-    });
+    };
+    this.#actions = new ChatActions(chat);
+    this.#sender = new TextSender(chat, this.#actions);
+    this.#contacts = new ChatContacts(chat);
     this.#worker = new OutboxWorker(this.#db, swarm, {
       clock: this.#clock,
       onStatus: (status) => emit({ type: "status", status }),
@@ -174,13 +153,13 @@ export class ChatService {
       clock: this.#clock,
       log,
       sessions: this.#sessions,
-      onUndecryptable: (sender) => this.#askReset(sender),
-      onSessionReset: (sender) => this.#resend(sender),
+      onUndecryptable: (sender) => askSessionReset(chat, sender, { log }),
+      onSessionReset: (sender) => resendAfterReset(chat, sender, { log }),
       onDelivered: (sender, ids) => this.#sealer.sendReceipts(sender, ids, "delivered"),
       onStatus: (status) => emit({ type: "status", status }),
       onMessage: (message, request) => {
         emit({ type: "message", message });
-        if (request) this.#emitRequest(message.sender);
+        if (request) this.#contacts.emitRequest(message.sender);
       },
       onEvent: (event) => emit(event),
     });
@@ -253,60 +232,8 @@ export class ChatService {
    *   `replyTo`; `too_large` over 10,000 characters; `not_found` for an
    *   unknown `replyTo`; `conflict` when it was deleted, or the peer is blocked
    */
-  async send(to: string, text: string, options: { replyTo?: string } = {}): Promise<MessageView> {
-    const conversationId = this.#actions.conversationId(to);
-    const self = conversationId === "self";
-    const checked = checkText(text);
-    if (options.replyTo !== undefined) {
-      await this.#actions.checkReplyTo(conversationId, options.replyTo);
-    }
-    if (!self && (await contactState(this.#db, conversationId)) === "blocked") {
-      throw new HearthError("conflict", "Unblock this contact first");
-    }
-    const sentAt = this.#sealer.nextSentAt();
-    const timer = outgoingTimer(await conversationTimer(this.#db, conversationId), sentAt);
-    const { profile, version } = self ? {} : await profileFor(this.#db, conversationId);
-    const id = newMessageId();
-    const message = {
-      id,
-      conversationId,
-      sender: this.#keys.accountId,
-      text: checked,
-      sentAt,
-      replyTo: options.replyTo ?? null,
-      expiresAt: timer.expiresAt,
-      ttlMs: timer.ttlMs,
-      ...(timer.expiresIn !== undefined && timer.mode !== undefined
-        ? { timer: { mode: timer.mode, seconds: timer.expiresIn } }
-        : {}),
-      ...(version !== undefined ? { profileSent: version } : {}),
-    };
-    let stored: MessageView;
-    if (self) {
-      stored = await queueOutgoing(this.#db, message, this.#clock());
-    } else {
-      const content: MessageContent = {
-        type: "text",
-        id,
-        text: checked,
-        ...(options.replyTo !== undefined ? { replyTo: options.replyTo } : {}),
-        ...(timer.expiresIn !== undefined ? { expiresIn: timer.expiresIn, mode: timer.mode } : {}),
-        ...(profile ? { profile } : {}),
-      };
-      stored = await this.#sealer.sealInto(
-        conversationId,
-        content,
-        {
-          sentAt,
-          handshake: true,
-        },
-        (tx, item, encryption) =>
-          queueOutgoing(tx, { ...message, envelope: item.envelope, encryption }, this.#clock()),
-      );
-    }
-    this.#emit({ type: "message", message: stored });
-    this.#worker.kick();
-    return stored;
+  send(to: string, text: string, options: { replyTo?: string } = {}): Promise<MessageView> {
+    return this.#sender.send(to, text, options);
   }
 
   /**
@@ -316,24 +243,8 @@ export class ChatService {
    * {@link setBlocked}).
    * @throws {HearthError} `bad_account_id`; `not_found` when there is no such request
    */
-  async decide(peer: string, action: RequestAction): Promise<void> {
-    const accountId = normalizeAccountId(peer);
-    const state = action === "accept" ? "contact" : action === "decline" ? "declined" : "blocked";
-    const failed = await setContactState(this.#db, accountId, state);
-    this.#emitFailed(accountId, failed);
-    await this.#emitContact(accountId);
-    if (action !== "accept") return;
-    const { profile, version } = await profileFor(this.#db, accountId);
-    await this.#sealer.queueControl(accountId, {
-      type: "request-accept",
-      id: newMessageId(),
-      ...(profile ? { profile } : {}),
-    }, version !== undefined ? { profileSent: version } : {});
-    await this.#sealer.sendReceipts(
-      accountId,
-      await incomingIds(this.#db, accountId),
-      "delivered",
-    );
+  decide(peer: string, action: RequestAction): Promise<void> {
+    return this.#contacts.decide(peer, action);
   }
 
   /**
@@ -358,36 +269,21 @@ export class ChatService {
    * @param id the peer's Account ID, or "self" (the owner's own ID means "self")
    * @throws {HearthError} `not_found` for an unknown conversation
    */
-  async messages(
+  messages(
     id: string,
     options: { before?: number; limit?: number } = {},
   ): Promise<MessageView[]> {
-    const conversationId = this.#actions.conversationId(id);
-    const access = await conversationAccess(this.#db, conversationId);
-    if (access?.exists) {
-      const { read, timerStarted } = await markConversationRead(
-        this.#db,
-        conversationId,
-        this.#clock(),
-      );
-      for (const changed of timerStarted) await this.#actions.emitUpdate(changed);
-      if (
-        read.length > 0 && access.state === "contact" && (await readSettings(this.#db)).readReceipts
-      ) {
-        await this.#sealer.sendReceipts(conversationId, read, "read");
-      }
-    }
-    return await listMessages(this.#db, conversationId, options);
+    return this.#actions.readMessages(id, options);
   }
 
   /** Pending message requests. */
   requests(): Promise<ContactView[]> {
-    return listContacts(this.#db, ["request"]);
+    return this.#contacts.requests();
   }
 
   /** Every known peer but pending requests: contacts, blocked and declined. */
   contacts(): Promise<ContactView[]> {
-    return listContacts(this.#db, ["contact", "blocked", "declined"]);
+    return this.#contacts.contacts();
   }
 
   /** The onion paths, or null when the messenger has no directory. */
@@ -483,61 +379,16 @@ export class ChatService {
    * unblocked. Unblocking makes it a contact again. A `contact` event follows.
    * @throws {HearthError} `bad_account_id`; `not_found` when unknown (or not blocked, to unblock)
    */
-  async setBlocked(peer: string, blocked: boolean): Promise<ContactView> {
-    const accountId = normalizeAccountId(peer);
-    if (accountId === this.#keys.accountId) throw new HearthError("not_found", "No such contact");
-    this.#emitFailed(accountId, await setBlockedState(this.#db, accountId, blocked));
-    const view = await this.#emitContact(accountId);
-    return view!;
-  }
-
-  /** Ask a peer whose session message did not decrypt for a reset (sealed alone). */
-  async #askReset(peer: string): Promise<void> {
-    try {
-      await this.#sealer.queueControl(peer, { type: "session-reset", id: newMessageId() }, {
-        sealedOnly: true,
-      });
-    } catch {
-      // Never holds up the items behind it; the next failure asks again (after the hour).
-      this.#log.warn("session_reset_not_queued");
-    }
-  }
-
-  /** After a peer's session reset: re-send the owner's undelivered texts to it. */
-  async #resend(peer: string): Promise<void> {
-    try {
-      const changes = await resendUndelivered(this.#sealer, peer, {
-        db: this.#db,
-        now: this.#clock(),
-      });
-      for (const status of changes) this.#emit({ type: "status", status });
-      this.#worker.kick();
-    } catch {
-      // The reset is committed: the texts stay as they were (the peer asks again later).
-      this.#log.warn("session_resend_failed");
-    }
-  }
-
-  /** Emit `status` events for the owner's messages to a peer that became `failed`. */
-  #emitFailed(conversationId: string, ids: string[]): void {
-    for (const id of ids) {
-      this.#emit({ type: "status", status: { id, conversationId, status: "failed" } });
-    }
+  setBlocked(peer: string, blocked: boolean): Promise<ContactView> {
+    return this.#contacts.setBlocked(peer, blocked);
   }
 
   /**
    * A peer's avatar as it last sent it, or null.
    * @throws {HearthError} `bad_account_id`; `not_found` for an unknown peer
    */
-  async avatar(peer: string): Promise<Avatar | null> {
-    const accountId = normalizeAccountId(peer);
-    const row = await this.#db.selectFrom("contacts").select("avatar")
-      .where("account_id", "=", accountId).executeTakeFirst();
-    if (!row) throw new HearthError("not_found", "No such contact");
-    if (!row.avatar) return null;
-    const bytes = new Uint8Array(row.avatar);
-    const type = sniffAvatarType(bytes);
-    return type ? { type, bytes } : null;
+  avatar(peer: string): Promise<Avatar | null> {
+    return this.#contacts.avatar(peer);
   }
 
   /**
@@ -554,18 +405,5 @@ export class ChatService {
     ) {
       this.#sweeper.kick();
     }
-  }
-
-  async #emitContact(accountId: string): Promise<ContactView | undefined> {
-    const contact = await contactById(this.#db, accountId);
-    if (contact) this.#emit({ type: "contact", contact });
-    return contact;
-  }
-
-  #emitRequest(accountId: string): void {
-    this.requests().then((list) => {
-      const request = list.find((r) => r.accountId === accountId);
-      if (request) this.#emit({ type: "request", request });
-    }, () => {});
   }
 }

@@ -3,10 +3,12 @@
  * peer's swarm (no signature: the reader does not reveal who it is beyond
  * what the onion path shows), from two members at once, and keep the
  * newest bundle that verifies under the peer's Account ID. Items that do
- * not verify are skipped.
+ * not verify are skipped. {@link fetchBundleWithin} bounds a fetch by a
+ * timeout, for sending.
  * @module
  */
 import { HearthError } from "../../shared/errors.ts";
+import type { Logger } from "../../shared/log.ts";
 import { swarmKeyOf } from "../../shared/swarm_map.ts";
 import { parseAccountId } from "../account/account_id.ts";
 import type { RetrievedItem, SwarmClient } from "../network/swarm_client.ts";
@@ -60,4 +62,64 @@ export async function fetchBundle(
     if (!newest || bundle.createdAt > newest.createdAt) newest = bundle;
   }
   return newest;
+}
+
+/**
+ * Where a peer's prekey bundle comes from: the peer's swarm (`fetchBundle`)
+ * in a running messenger. Answers undefined when the peer has none.
+ */
+export type BundleSource = (
+  peer: string,
+  options: { signal: AbortSignal },
+) => Promise<PrekeyBundle | undefined>;
+
+/** Options of {@link fetchBundleWithin}. */
+export interface FetchWithinOptions {
+  /** How long to wait, ms; the fetch is aborted then. */
+  timeoutMs: number;
+  /** Aborts the fetch (and answers undefined at once when already aborted). */
+  stop: AbortSignal;
+  /** Current time, ms (for the logged duration). */
+  clock: () => number;
+  /** Gets a `bundle_fetched` debug event. */
+  log: Logger;
+}
+
+/**
+ * A peer's bundle from `source`, bounded by a timeout and a stop signal.
+ * @param source where bundles come from
+ * @param peer the peer's Account ID
+ * @returns the bundle, or undefined on none, a failure, the timeout or a stop
+ */
+export async function fetchBundleWithin(
+  source: BundleSource,
+  peer: string,
+  options: FetchWithinOptions,
+): Promise<PrekeyBundle | undefined> {
+  if (options.stop.aborted) return undefined;
+  const abort = new AbortController();
+  const onStop = () => abort.abort();
+  options.stop.addEventListener("abort", onStop);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => {
+      abort.abort();
+      resolve(undefined);
+    }, options.timeoutMs);
+  });
+  const started = options.clock();
+  try {
+    const bundle = await Promise.race([
+      source(peer, { signal: abort.signal }).catch(() => undefined),
+      timeout,
+    ]);
+    options.log.debug("bundle_fetched", {
+      found: bundle !== undefined,
+      ms: options.clock() - started,
+    });
+    return bundle;
+  } finally {
+    clearTimeout(timer);
+    options.stop.removeEventListener("abort", onStop);
+  }
 }

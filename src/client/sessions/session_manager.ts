@@ -17,7 +17,7 @@
  *   message that none of them opens makes a new session with the named
  *   prekeys, and its one-time prekey is consumed.
  * - Every read-modify-write of a peer's ratchet state holds that peer's
- *   lock, and the new state is committed in the same transaction as the
+ *   lock (peer_locks.ts), and the new state is committed in the same transaction as the
  *   caller's effect (the outbox row of an item sealed, the effect and the
  *   seen mark of an item opened), so a crash never leaves a state ahead of
  *   or behind what was stored.
@@ -29,11 +29,12 @@ import { type Logger, silentLogger } from "../../shared/log.ts";
 import { type AccountKeys, formatAccountId, parseAccountId } from "../account/mod.ts";
 import type { ClientDb } from "../db/schema.ts";
 import { MAX_CONTENT_BYTES, type OpenedEnvelope, sealEnvelope } from "../messages/envelope.ts";
-import type { PrekeyBundle } from "./prekey_bundle.ts";
+import { type BundleSource, fetchBundleWithin } from "./bundle_fetch.ts";
 import { consumeOpk, responderPrekeys } from "./prekey_store.ts";
 import { respondHandshake } from "./pqxdh.ts";
 import { initResponder, ratchetDecrypt, ratchetEncrypt, ratchetHasReceived } from "./ratchet.ts";
 import type { RatchetState } from "./ratchet_state.ts";
+import { PeerLocks } from "./peer_locks.ts";
 import { type LoadedSession, loadSessions, newSessionId, writeSession } from "./session_rows.ts";
 import { initiateSession, tryDecrypt } from "./session_start.ts";
 import {
@@ -43,6 +44,7 @@ import {
   type SessionPayload,
 } from "./session_wire.ts";
 
+export type { BundleSource } from "./bundle_fetch.ts";
 export { MAX_SESSIONS_PER_PEER } from "./session_rows.ts";
 
 type Db = Kysely<ClientDb>;
@@ -60,15 +62,6 @@ export const MAX_SESSION_CONTENT_BYTES: number = MAX_CONTENT_BYTES - PREKEY_MESS
 
 /** How an item went on the wire: in a session message, or sealed alone (inner version 1). */
 export type Encryption = "session" | "sealed";
-
-/**
- * Where a peer's prekey bundle comes from: the peer's swarm (`fetchBundle`)
- * in a running messenger. Answers undefined when the peer has none.
- */
-export type BundleSource = (
-  peer: string,
-  options: { signal: AbortSignal },
-) => Promise<PrekeyBundle | undefined>;
 
 /** An item sealed for a peer, ready to queue. */
 export interface SealedItem {
@@ -129,7 +122,7 @@ export class SessionManager {
   readonly #log: Logger;
   readonly #onPrekeyUsed: (() => void) | undefined;
   readonly #fetchTimeoutMs: number;
-  readonly #locks = new Map<string, Promise<void>>();
+  readonly #locks = new PeerLocks();
   readonly #abort = new AbortController();
 
   /** See {@link SessionManagerOptions}. */
@@ -181,9 +174,14 @@ export class SessionManager {
     const peerKey = parseAccountId(peer);
     const usable = !options.sealedOnly && content.length <= MAX_SESSION_CONTENT_BYTES;
     const bundle = usable && options.handshake && this.#bundles && !(await this.hasSession(peer))
-      ? await this.#fetch(peer)
+      ? await fetchBundleWithin(this.#bundles, peer, {
+        timeoutMs: this.#fetchTimeoutMs,
+        stop: this.#abort.signal,
+        clock: this.#clock,
+        log: this.#log,
+      })
       : undefined;
-    return await this.#locked(peer, async () => {
+    return await this.#locks.run(peer, async () => {
       const now = this.#clock();
       let session: LoadedSession | undefined = usable
         ? (await loadSessions(this.#db, peer, { log: this.#log }))[0]
@@ -250,7 +248,7 @@ export class SessionManager {
       return { opened: false };
     }
     const peer = formatAccountId(opened.sender);
-    return await this.#locked(peer, async () => {
+    return await this.#locks.run(peer, async () => {
       const now = this.#clock();
       const sessions = await loadSessions(this.#db, peer, { log: this.#log });
       const found = await tryDecrypt(sessions, payload);
@@ -271,7 +269,10 @@ export class SessionManager {
       // A handshake already answered (its session has moved on, or the message is a replay):
       // never make a second session from the same init part.
       if (sessions.some((s) => bytesEqual(s.ek, payload.init.ek))) return { opened: false };
-      const result = await this.#locked(PREKEYS_LOCK, () => this.#respond(opened, payload, apply));
+      const result = await this.#locks.run(
+        PREKEYS_LOCK,
+        () => this.#respond(opened, payload, apply),
+      );
       return result.opened ? result : { opened: false, handshake: payload.init.ek };
     });
   }
@@ -291,7 +292,7 @@ export class SessionManager {
     options: { before: number },
     apply: (tx: Db) => Promise<T>,
   ): Promise<{ dropped: number; value: T }> {
-    return await this.#locked(peer, () =>
+    return await this.#locks.run(peer, () =>
       this.#db.transaction().execute(async (tx) => {
         const res = await tx.deleteFrom("sessions").where("peer", "=", peer)
           .where("created_at", "<=", options.before).executeTakeFirst();
@@ -319,7 +320,7 @@ export class SessionManager {
       if (!newest && r.last_used_at < cutoff) stale.push(r);
     }
     for (const s of stale) {
-      await this.#locked(
+      await this.#locks.run(
         s.peer,
         () =>
           this.#db.deleteFrom("sessions").where("peer", "=", s.peer).where("id", "=", s.id)
@@ -372,51 +373,5 @@ export class SessionManager {
     this.#log.info("session_made", { initiator: false, oneTimePrekey: init.opkId !== 0 });
     if (init.opkId !== 0) this.#onPrekeyUsed?.();
     return { opened: true, value };
-  }
-
-  /** The peer's bundle, or undefined on none, a failure or the timeout. */
-  async #fetch(peer: string): Promise<PrekeyBundle | undefined> {
-    if (this.#abort.signal.aborted) return undefined;
-    const abort = new AbortController();
-    const onStop = () => abort.abort();
-    this.#abort.signal.addEventListener("abort", onStop);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => {
-        abort.abort();
-        resolve(undefined);
-      }, this.#fetchTimeoutMs);
-    });
-    const started = this.#clock();
-    try {
-      const bundle = await Promise.race([
-        this.#bundles!(peer, { signal: abort.signal }).catch(() => undefined),
-        timeout,
-      ]);
-      this.#log.debug("bundle_fetched", {
-        found: bundle !== undefined,
-        ms: this.#clock() - started,
-      });
-      return bundle;
-    } finally {
-      clearTimeout(timer);
-      this.#abort.signal.removeEventListener("abort", onStop);
-    }
-  }
-
-  /** Run `fn` holding the lock of `key` (a peer, or the prekeys); callers queue in order. */
-  async #locked<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const before = this.#locks.get(key) ?? Promise.resolve();
-    let release!: () => void;
-    const mine = new Promise<void>((resolve) => release = resolve);
-    const tail = before.then(() => mine);
-    this.#locks.set(key, tail);
-    await before;
-    try {
-      return await fn();
-    } finally {
-      release();
-      if (this.#locks.get(key) === tail) this.#locks.delete(key);
-    }
   }
 }
