@@ -14,7 +14,7 @@ import {
   MIN_DISAPPEARING_S,
 } from "../client/messages/chat_service.ts";
 import { MAX_PAGE } from "../client/messages/chat_views.ts";
-import { MAX_EMOJI_CHARS, MAX_EXPIRES_IN_S } from "../client/messages/content.ts";
+import { isMessageId, MAX_EMOJI_CHARS, MAX_EXPIRES_IN_S } from "../client/messages/content.ts";
 import type { DisappearingMode } from "../client/db/schema.ts";
 import { HearthError } from "../shared/errors.ts";
 import type { Logger } from "../shared/log.ts";
@@ -157,11 +157,8 @@ export function conversationParam(value: string): string {
   return value === "self" ? value : normalizeAccountId(value);
 }
 
-/** A message id: 32 lower-case hex digits. */
-const MESSAGE_ID = /^[0-9a-f]{32}$/;
-
 function checkMessageId(value: string, name: string): string {
-  if (!MESSAGE_ID.test(value)) throw new HearthError("bad_request", `${name} must be a message id`);
+  if (!isMessageId(value)) throw new HearthError("bad_request", `${name} must be a message id`);
   return value;
 }
 

@@ -17,7 +17,6 @@ import {
   checkText,
   type ConversationPatch,
   type DeleteScope,
-  isMessageId,
   TYPING_TTL_MS,
 } from "./chat_rules.ts";
 import type { ChatSealer } from "./chat_sealer.ts";
@@ -37,7 +36,7 @@ import {
   messageById,
   type MessageView,
 } from "./chat_views.ts";
-import { contentFromJson, newMessageId } from "./content.ts";
+import { contentFromJson, isMessageId, newMessageId } from "./content.ts";
 import { markConversationRead } from "./read_marks.ts";
 import { readSettings } from "./settings.ts";
 

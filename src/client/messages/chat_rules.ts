@@ -73,17 +73,6 @@ export function actionTtlMs(expiresAt: number | null, now: number): number | und
   return Math.max(MIN_TTL_MS, Math.min(INBOX_TTL_MS, expiresAt - now));
 }
 
-const MESSAGE_ID = /^[0-9a-f]{32}$/;
-
-/**
- * Whether a value is a message id (32 lowercase hex characters).
- * @param id the value
- * @returns true for a well-formed id
- */
-export function isMessageId(id: unknown): id is string {
-  return typeof id === "string" && MESSAGE_ID.test(id);
-}
-
 /**
  * A text checked as a text content will be, normalized to NFC.
  * @throws {HearthError} `too_large` over {@link MAX_TEXT_CHARS}; `bad_request` when empty

@@ -8,10 +8,10 @@
  */
 import { HearthError } from "../../shared/errors.ts";
 import type { ChatActions, ChatContext } from "./chat_actions.ts";
-import { checkText, isMessageId, outgoingTimer } from "./chat_rules.ts";
+import { checkText, outgoingTimer } from "./chat_rules.ts";
 import { conversationTimer, profileFor, queueOutgoing } from "./chat_store.ts";
 import type { MessageView } from "./chat_views.ts";
-import { type MessageContent, newMessageId } from "./content.ts";
+import { isMessageId, type MessageContent, newMessageId } from "./content.ts";
 import { contactState } from "./incoming_store.ts";
 
 /** Sends the owner's texts; one per running chat. */

@@ -11,6 +11,7 @@
  * @module
  */
 import type { Kysely } from "kysely";
+import { inTx } from "../db/transaction.ts";
 import { HearthError } from "../../shared/errors.ts";
 import { sniffAvatarType } from "../account/mod.ts";
 import type {
@@ -28,20 +29,6 @@ export type { ContactView, ConversationView, MessageView } from "./chat_views.ts
 export type { Encryption } from "../sessions/session_manager.ts";
 
 type Db = Kysely<ClientDb>;
-
-/**
- * Run `fn` in a transaction: the caller's when `db` already is one (so a
- * caller can join a change to its own writes, e.g. a session's new ratchet
- * state), else a new one.
- * @param db the client database, or a transaction of it
- * @param fn the work, given the transaction
- * @returns what `fn` returns, once committed (or at once inside the caller's transaction)
- * @throws what `fn` throws; a transaction of its own is rolled back then
- */
-export async function inTx<T>(db: Db, fn: (tx: Db) => Promise<T>): Promise<T> {
-  if (db.isTransaction) return await fn(db);
-  return await db.transaction().execute(fn);
-}
 
 /** An outgoing message ready to queue: its row and its sealed envelope. */
 export interface QueuedMessage {

@@ -88,6 +88,15 @@ type Obj = Record<string, unknown>;
 
 const MESSAGE_ID = /^[0-9a-f]{32}$/;
 
+/**
+ * Whether a value is a message id (32 lowercase hex characters).
+ * @param id the value
+ * @returns true for a well-formed id
+ */
+export function isMessageId(id: unknown): id is string {
+  return typeof id === "string" && MESSAGE_ID.test(id);
+}
+
 /** A fresh message id: 16 random bytes as lowercase hex. */
 export function newMessageId(): string {
   return toHex(randomBytes(16));
@@ -102,7 +111,7 @@ function messageId(o: Obj, name: string): string {
 }
 
 function asMessageId(v: unknown, name: string): string {
-  if (typeof v !== "string" || !MESSAGE_ID.test(v)) {
+  if (!isMessageId(v)) {
     throw bad(`Field ${name} must be a message id`);
   }
   return v;

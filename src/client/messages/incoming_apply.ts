@@ -11,7 +11,8 @@
 import type { Kysely } from "kysely";
 import type { ClientDb, DisappearingMode } from "../db/schema.ts";
 import { MIN_DISAPPEARING_S } from "./chat_rules.ts";
-import { inTx, touchConversation, withText } from "./chat_store.ts";
+import { touchConversation, withText } from "./chat_store.ts";
+import { inTx } from "../db/transaction.ts";
 import type { ContentProfile } from "./content.ts";
 import { applyPeerProfile, contactState, type IncomingItem, markSeen } from "./incoming_store.ts";
 

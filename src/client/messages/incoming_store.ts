@@ -14,7 +14,8 @@ import { bytesEqual, fromHex } from "../../shared/crypto/bytes.ts";
 import { HearthError } from "../../shared/errors.ts";
 import { parseDisplayName, sniffAvatarType } from "../account/profile.ts";
 import type { ClientDb, ContactState } from "../db/schema.ts";
-import { type Encryption, inTx, touchConversation } from "./chat_store.ts";
+import { type Encryption, touchConversation } from "./chat_store.ts";
+import { inTx } from "../db/transaction.ts";
 import type { ContentProfile } from "./content.ts";
 
 type Db = Kysely<ClientDb>;

@@ -5,7 +5,7 @@
  */
 import { type Kysely, sql } from "kysely";
 import type { ClientDb } from "../db/schema.ts";
-import { inTx } from "./chat_store.ts";
+import { inTx } from "../db/transaction.ts";
 
 type Db = Kysely<ClientDb>;
 

@@ -13,6 +13,7 @@
  */
 import { ml_kem768 } from "@noble/post-quantum/ml-kem.js";
 import type { Kysely } from "kysely";
+import { inTx } from "../db/transaction.ts";
 import { dhKeyPairFromPrivate, generateDhKeyPair } from "../../shared/crypto/mod.ts";
 import { HearthError } from "../../shared/errors.ts";
 import type { ClientDb, PrekeyKind } from "../db/schema.ts";
@@ -44,7 +45,7 @@ interface NewKey {
  */
 export async function ensurePrekeys(db: Db, options: { now: number }): Promise<boolean> {
   const { now } = options;
-  return await inTransaction(db, async (tx) => {
+  return await inTx(db, async (tx) => {
     await tx.deleteFrom("prekeys")
       .where("kind", "in", ["spk", "kem"])
       .where("retired_at", "is not", null)
@@ -142,11 +143,6 @@ export async function responderPrekeys(
  */
 export async function consumeOpk(db: Db, id: number): Promise<void> {
   await db.deleteFrom("prekeys").where("kind", "=", "opk").where("id", "=", id).execute();
-}
-
-async function inTransaction<T>(db: Db, fn: (tx: Db) => Promise<T>): Promise<T> {
-  if (db.isTransaction) return await fn(db);
-  return await db.transaction().execute(fn);
 }
 
 async function countOf(db: Db, kind: PrekeyKind): Promise<number> {
