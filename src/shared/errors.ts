@@ -65,6 +65,12 @@ export const ERROR_STATUS = {
   locked: 423,
   /** The request conflicts with the current state (e.g. an account already exists). */
   conflict: 409,
+  /** A group member's access to the group swarm was revoked by an admin. */
+  access_revoked: 403,
+  /** A group already has its most members (100). */
+  group_full: 409,
+  /** A file could not be fetched whole and verified (a chunk is missing or corrupt); retry. */
+  download_failed: 502,
   /** A bug in this node. Never the answer to bad input. */
   internal: 500,
 } as const;

@@ -66,8 +66,8 @@ export interface ContactsTable {
   profile_sent: Generated<number>;
 }
 
-/** A conversation's kind: with one peer, or Note to Self. */
-export type ConversationKind = "1:1" | "self";
+/** A conversation's kind: with one peer, Note to Self, or a group. */
+export type ConversationKind = "1:1" | "self" | "group";
 
 /** When a conversation's messages disappear. */
 export type DisappearingMode = "off" | "after_send" | "after_read";
@@ -270,8 +270,127 @@ export interface PrekeyPublishTable {
   digest: string;
 }
 
+/**
+ * Where a file stands: `local` (the owner's, stored here, not yet in the
+ * network), `uploading`, `uploaded` (every chunk acknowledged), `remote`
+ * (a peer's, known by its manifest only), `downloading`, `complete`
+ * (a peer's, every chunk here and verified), `failed` (the last transfer
+ * failed; `last_error` says why, and it can be retried).
+ */
+export type AttachmentState =
+  | "local"
+  | "uploading"
+  | "uploaded"
+  | "remote"
+  | "downloading"
+  | "complete"
+  | "failed";
+
+/** Files sent or received (docs/PROTOCOL.md §13): the manifest and the local state. */
+export interface AttachmentsTable {
+  /** A local id, 32 lowercase hex characters. */
+  id: string;
+  /** The message that carries it (`messages.id`), or null before it is sent. */
+  message_id: string | null;
+  /** `out` (the owner's) or `in` (a peer's). */
+  direction: MessageDirection;
+  /** The file name, as the sender gave it (never used as a path). */
+  name: string;
+  /** The media type, e.g. "image/jpeg" ("application/octet-stream" when unknown). */
+  type: string;
+  /** The file's size, bytes. */
+  size: number;
+  /** The file's random 32-byte key. Secret. */
+  file_key: Blob;
+  /** How many chunks the file is cut into. */
+  chunk_count: number;
+  /** JSON array of the hex hashes of the index chunks ("[]" until encrypted). */
+  index_hashes: string;
+  /** See {@link AttachmentState}. */
+  state: AttachmentState;
+  /** Bytes transferred so far (upload or download). */
+  done_bytes: Generated<number>;
+  /** 1 for a voice clip. */
+  voice: Generated<number>;
+  /** A voice clip's (or any audio's) duration, ms, or null. */
+  duration_ms: number | null;
+  /** A photo's small thumbnail, or null. */
+  thumbnail: ColumnType<ArrayBuffer | null, Uint8Array | null | undefined, Uint8Array | null>;
+  /** The thumbnail's media type, or null. */
+  thumbnail_type: string | null;
+  /** The error code of the last failed transfer, or null. */
+  last_error: string | null;
+  /** When the row was made. */
+  created_at: number;
+  /** When its chunks expire from the network (uploaded files), or null. */
+  expires_at: number | null;
+}
+
+/** A file's plaintext, chunk by chunk (the database is encrypted at rest). */
+export interface AttachmentChunksTable {
+  /** `attachments.id`. */
+  attachment_id: string;
+  /** The chunk's index, from 0. */
+  idx: number;
+  /** The chunk's plaintext (the last may be short). */
+  data: Blob;
+}
+
+/** Where the owner stands in a group. */
+export type GroupState = "invited" | "joined" | "declined" | "left" | "removed";
+
+/** The groups the owner was invited to or is in (docs/PROTOCOL.md §14). */
+export interface GroupsTable {
+  /** The group's ID (`hearthg1…`, its Ed25519 public key). */
+  id: string;
+  /** See {@link GroupState}. */
+  state: GroupState;
+  /** The group's name, from the newest verified state (or the invitation). */
+  name: string;
+  /** The group's picture, or null. */
+  picture: ColumnType<ArrayBuffer | null, Uint8Array | null | undefined, Uint8Array | null>;
+  /** The picture's media type, or null. */
+  picture_type: string | null;
+  /** The group's 32-byte Ed25519 seed when the owner is an admin, else null. Secret. */
+  admin_seed: ColumnType<ArrayBuffer | null, Uint8Array | null | undefined, Uint8Array | null>;
+  /** The owner's 32-byte access key seed for the group swarm. Secret. */
+  access_seed: Blob;
+  /** The admins' 64-byte grant of that access key. */
+  access_token: Blob;
+  /** Who invited the owner (Account ID), or null for the creator. */
+  invited_by: string | null;
+  /** `seq` of the newest verified state applied (0: none yet). */
+  state_seq: Generated<number>;
+  /** The newest verified state's members and admins, as JSON. */
+  state_json: Generated<string>;
+  /** The last message item hash seen, for polling, or null. */
+  poll_after: string | null;
+  /** When the owner created, or was invited to, the group. */
+  created_at: number;
+}
+
+/** A group's symmetric keys, by generation; old ones are kept to read older messages. */
+export interface GroupKeysTable {
+  /** `groups.id`. */
+  group_id: string;
+  /** The key's generation (counts up with every rekey). */
+  generation: number;
+  /** The 32-byte key. Secret. */
+  key: Blob;
+  /** When the owner first had it. */
+  created_at: number;
+}
+
 /** The client database's tables. */
 export interface ClientDb {
+  /** Files sent and received. */
+  attachments: AttachmentsTable;
+  /** Files' plaintext chunks. */
+  attachment_chunks: AttachmentChunksTable;
+  /** Groups. */
+  groups: GroupsTable;
+  /** Groups' keys. */
+  group_keys: GroupKeysTable;
   /** The owner's account (at most one row). */
   account: AccountTable;
   /** Known peers. */
@@ -436,6 +555,66 @@ export const clientMigrations: readonly Migration[] = [
       )`.execute(db);
       await sql`ALTER TABLE messages ADD COLUMN encryption TEXT NOT NULL DEFAULT 'sealed'`
         .execute(db);
+    },
+  },
+  {
+    version: 5,
+    async up(db: Kysely<unknown>): Promise<void> {
+      await sql`CREATE TABLE attachments (
+        id TEXT PRIMARY KEY,
+        message_id TEXT,
+        direction TEXT NOT NULL,
+        name TEXT NOT NULL,
+        type TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        file_key BLOB NOT NULL,
+        chunk_count INTEGER NOT NULL,
+        index_hashes TEXT NOT NULL,
+        state TEXT NOT NULL,
+        done_bytes INTEGER NOT NULL DEFAULT 0,
+        voice INTEGER NOT NULL DEFAULT 0,
+        duration_ms INTEGER,
+        thumbnail BLOB,
+        thumbnail_type TEXT,
+        last_error TEXT,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER
+      )`.execute(db);
+      await sql`CREATE INDEX attachments_message ON attachments (message_id)
+        WHERE message_id IS NOT NULL`.execute(db);
+      await sql`CREATE TABLE attachment_chunks (
+        attachment_id TEXT NOT NULL,
+        idx INTEGER NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (attachment_id, idx)
+      ) WITHOUT ROWID`.execute(db);
+    },
+  },
+  {
+    version: 6,
+    async up(db: Kysely<unknown>): Promise<void> {
+      await sql`CREATE TABLE groups (
+        id TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        name TEXT NOT NULL,
+        picture BLOB,
+        picture_type TEXT,
+        admin_seed BLOB,
+        access_seed BLOB NOT NULL,
+        access_token BLOB NOT NULL,
+        invited_by TEXT,
+        state_seq INTEGER NOT NULL DEFAULT 0,
+        state_json TEXT NOT NULL DEFAULT '{}',
+        poll_after TEXT,
+        created_at INTEGER NOT NULL
+      )`.execute(db);
+      await sql`CREATE TABLE group_keys (
+        group_id TEXT NOT NULL,
+        generation INTEGER NOT NULL,
+        key BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (group_id, generation)
+      ) WITHOUT ROWID`.execute(db);
     },
   },
 ];

@@ -155,7 +155,7 @@ Deno.test("v3 adds outbox.target_id and conversations.disappearing_at to a v2 da
       await v3.db.updateTable("outbox").set({ target_id: "m" }).execute();
       const version = await sql<{ v: number }>`SELECT MAX(version) AS v FROM schema_version`
         .execute(v3.db);
-      assertEquals(version.rows[0]?.v, 4);
+      assertEquals(version.rows[0]?.v, 6);
     } finally {
       await v3.close();
     }
