@@ -366,6 +366,8 @@ export const STORAGE_FIELDS = [
   "maxBytes",
   "expiry",
   "hashes",
+  "member",
+  "token",
 ] as const;
 
 /** Storage RPC headers (PROTOCOL §5) with fields of every shape, and stray fields. */
@@ -388,6 +390,9 @@ export const storageHeaderArb: fc.Arbitrary<Record<string, unknown>> = fc.tuple(
     maxBytes: fieldArb(fc.integer({ min: -10, max: 100_000 })),
     expiry: fieldArb(fc.integer({ min: -1, max: 2 ** 53 })),
     hashes: fieldArb(fc.array(fieldArb(hexArb(32)), { maxLength: 110 })),
+    // A group member's access key and token (member-signed requests).
+    member: fieldArb(hexArb(32)),
+    token: fieldArb(hexArb(64)),
   }, { requiredKeys: [] }),
   fc.dictionary(fc.string({ maxLength: 8 }), jsonArb, { maxKeys: 3 }),
 ).map(([fields, extra]) => ({ ...extra, ...fields }));

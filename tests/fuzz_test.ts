@@ -38,6 +38,7 @@ import { type ErrorCode, HearthError, isErrorCode } from "../src/shared/errors.t
 import type { NodeRecord } from "../src/shared/node_record.ts";
 import { buildOnionPacket, type OnionPacket, sealOnionLayers } from "../src/shared/onion/build.ts";
 import { type SignedOperands, storageSigningBytes } from "../src/shared/storage/signing.ts";
+import { chunkKey, groupAccessBytes } from "../src/shared/storage/namespaces.ts";
 import { swarmKeyOf } from "../src/shared/swarm_map.ts";
 import { loadOrCreateIdentity } from "../src/relay/identity.ts";
 
@@ -182,10 +183,34 @@ async function signedHeader(
   return { ...header, key: toHex(key), pubkey: toHex(owner.publicKey), ts, sig: toHex(sig) };
 }
 
+/** A header signed by a group member with the group's (here: `group`'s) access token. */
+async function memberHeader(
+  group: SigningKeyPair,
+  member: SigningKeyPair,
+  header: Record<string, unknown>,
+  operands: SignedOperands,
+): Promise<Record<string, unknown>> {
+  const key = swarmKeyOf(group.publicKey);
+  const ts = Date.now();
+  const token = await sign(group, groupAccessBytes(key, member.publicKey));
+  const sig = await sign(member, storageSigningBytes(key, header.ns as number, ts, operands));
+  return {
+    ...header,
+    key: toHex(key),
+    pubkey: toHex(group.publicKey),
+    member: toHex(member.publicKey),
+    token: toHex(token),
+    ts,
+    sig: toHex(sig),
+  };
+}
+
 async function storageThroughOnion(net: FuzzNet): Promise<void> {
   const owner = net.owner;
   const key = toHex(swarmKeyOf(owner.publicKey));
   const data = randomBytes(200);
+  const member = await generateSigningKeyPair();
+  const chunk = randomBytes(300);
   const hashes = [randomBytes(32), randomBytes(32)];
   const expiry = Date.now() + HOUR;
   const valid: { header: Record<string, unknown>; blob?: Uint8Array }[] = [
@@ -214,6 +239,25 @@ async function storageThroughOnion(net: FuzzNet): Promise<void> {
       ),
     },
     { header: { method: "swarm", key } },
+    // The group classes, with the owner as the group key: a member stores and reads.
+    {
+      header: await memberHeader(owner, member, { method: "store", ns: 11, ttl: HOUR }, {
+        method: "store",
+        data,
+      }),
+      blob: data,
+    },
+    {
+      header: await memberHeader(owner, member, { method: "retrieve", ns: 13 }, {
+        method: "retrieve",
+      }),
+    },
+    // A content-addressed chunk: unsigned, under the hash of its data.
+    {
+      header: { method: "store", key: toHex(chunkKey(chunk)), ns: 7, ttl: HOUR },
+      blob: chunk,
+    },
+    { header: { method: "retrieve", key: toHex(chunkKey(chunk)), ns: 7 } },
   ];
   type Case = { frame: Uint8Array; codes: readonly ErrorCode[]; ok: boolean };
   const refused = (frame: Uint8Array, codes: ErrorCode[]): Case => ({ frame, codes, ok: false });

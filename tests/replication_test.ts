@@ -21,6 +21,7 @@ import { replicateRoutes } from "../src/relay/replicate/replicate_routes.ts";
 import { Replicator } from "../src/relay/replicate/replicator.ts";
 import { createStorageRpc, type StorageRpc } from "../src/relay/rpc/storage_rpc.ts";
 import { storageSigningBytes } from "../src/shared/storage/signing.ts";
+import { chunkKey } from "../src/shared/storage/namespaces.ts";
 import { itemHash } from "../src/relay/store/item.ts";
 import { MessageStore } from "../src/relay/store/message_store.ts";
 import { type RelayDb, relayMigrations } from "../src/relay/store/schema.ts";
@@ -359,6 +360,22 @@ Deno.test("replication refuses unknown nodes and bad items", async () => {
         signedFor: a.id,
       });
       assertEquals(JSON.parse(new TextDecoder().decode(tooFar.body)).error, "bad_ttl");
+      // A content-addressed item (ns % 10 == 7) only under the hash of its data.
+      const chunk = text("chunk");
+      const misfiled = { ...item(Date.now() + 60_000), ns: 7, hash: itemHash(key, 7, chunk) };
+      const wrongKey = await known.request(addr, "/v1/replicate/store", {
+        body: encodeItemBatch([{ ...misfiled, data: chunk }]),
+        signedFor: a.id,
+      });
+      assertEquals(JSON.parse(new TextDecoder().decode(wrongKey.body)).error, "bad_request");
+      assertEquals(await a.store.has(misfiled.hash), false);
+      const ck = chunkKey(chunk);
+      const filed = { key: ck, ns: 7, expiry: Date.now() + 60_000, data: chunk };
+      const rightKey = await known.request(addr, "/v1/replicate/store", {
+        body: encodeItemBatch([{ ...filed, hash: itemHash(ck, 7, chunk) }]),
+        signedFor: a.id,
+      });
+      assertEquals(JSON.parse(new TextDecoder().decode(rightKey.body)), { ok: true, stored: 1 });
       const truncated = body.subarray(0, body.length - 1);
       const short = await known.request(addr, "/v1/replicate/store", {
         body: truncated,

@@ -6,14 +6,19 @@
  * {@link PathManager} the relays are its pinned-guard paths and every
  * outcome is reported to it; without one each request takes fresh random
  * relays.
+ *
+ * Besides an owner's requests, a group member stores and retrieves in the
+ * group's swarm with its access key and token ({@link GroupAccess}), and
+ * anyone stores and fetches content-addressed file chunks, unsigned.
  * @module
  */
-import { fromHex, toHex } from "../../shared/crypto/bytes.ts";
+import { bytesEqual, fromHex, toHex } from "../../shared/crypto/bytes.ts";
 import { sign, type SigningKeyPair } from "../../shared/crypto/sign.ts";
 import type { Frame } from "../../shared/codec/frame.ts";
 import { asObject } from "../../shared/codec/fields.ts";
 import { HearthError } from "../../shared/errors.ts";
 import type { NodeRecord } from "../../shared/node_record.ts";
+import { CHUNK_NS, chunkKey } from "../../shared/storage/namespaces.ts";
 import { type SignedOperands, storageSigningBytes } from "../../shared/storage/signing.ts";
 import { swarmFor, swarmKeyOf } from "../../shared/swarm_map.ts";
 import { rpcViaOnion } from "./onion_client.ts";
@@ -29,6 +34,19 @@ export interface RetrievedItem {
   expiry: number;
   /** The stored bytes. */
   data: Uint8Array;
+}
+
+/**
+ * A group member's access to the group's swarm (PROTOCOL §5, member-signed
+ * requests): what the member signs with, and the group's grant.
+ */
+export interface GroupAccess {
+  /** The group's Ed25519 public key (the swarm's owner). */
+  groupPublicKey: Uint8Array;
+  /** The member's access key pair. */
+  member: SigningKeyPair;
+  /** Ed25519(group key, groupAccessBytes(K, member.publicKey)), 64 bytes. */
+  token: Uint8Array;
 }
 
 /** Options of {@link SwarmClient}. */
@@ -57,6 +75,7 @@ export interface Target {
   signal?: AbortSignal;
 }
 
+/** Codes worth another member or path. Never `access_revoked`: a revoked key stays revoked. */
 const RETRYABLE = new Set([
   "wrong_swarm",
   "hop_failed",
@@ -196,6 +215,101 @@ export class SwarmClient {
     return Number(asObject(res.header).updated);
   }
 
+  /**
+   * Store data in a group's swarm as a member (member-write namespaces,
+   * ns % 10 == 1), signed with the member's access key and carrying the
+   * group's token.
+   * @returns the item hash (hex) and its expiry
+   * @throws {HearthError} `access_revoked` (never retried) once an admin
+   *   revoked the access key; `bad_signature` for a bad token
+   */
+  async storeAsMember(
+    access: GroupAccess,
+    ns: number,
+    data: Uint8Array,
+    options: Target & { ttlMs: number },
+  ): Promise<{ hash: string; expiry: number }> {
+    const key = swarmKeyOf(access.groupPublicKey);
+    const header: Record<string, unknown> = {
+      method: "store",
+      key: toHex(key),
+      ns,
+      ttl: options.ttlMs,
+      ...(await this.#memberSigned(access, key, ns, { method: "store", data })),
+    };
+    const res = await this.#call(key, header, data, options);
+    const h = asObject(res.header);
+    return { hash: String(h.hash), expiry: Number(h.expiry) };
+  }
+
+  /**
+   * Fetch a group's items as a member (member-write ns % 10 == 1 and
+   * member-read ns % 10 == 3), as {@link retrieve} does for the owner.
+   * @throws {HearthError} `access_revoked` (never retried) once revoked
+   */
+  async retrieveAsMember(
+    access: GroupAccess,
+    ns: number,
+    options: Target & { after?: string; waitMs?: number; maxBytes?: number } = {},
+  ): Promise<{ items: RetrievedItem[]; more: boolean }> {
+    const key = swarmKeyOf(access.groupPublicKey);
+    const header = retrieveHeader(key, ns, options);
+    if (options.waitMs !== undefined) header.wait = options.waitMs;
+    Object.assign(header, await this.#memberSigned(access, key, ns, { method: "retrieve" }));
+    const res = await this.#call(key, header, undefined, options);
+    return parseItems(res);
+  }
+
+  /** Store a content-addressed chunk; returns its key (= chunkKey(data)) as hex. */
+  async storeChunk(
+    data: Uint8Array,
+    options: Target & { ttlMs: number },
+  ): Promise<{ hash: string; key: string; expiry: number }> {
+    const key = chunkKey(data);
+    const header = { method: "store", key: toHex(key), ns: CHUNK_NS, ttl: options.ttlMs };
+    const res = await this.#call(key, header, data, options);
+    const h = asObject(res.header);
+    return { hash: String(h.hash), key: toHex(key), expiry: Number(h.expiry) };
+  }
+
+  /**
+   * Fetch a chunk by its key (hex); null when no member has it. A chunk may
+   * have reached only W of the R members, so an empty answer (or data that
+   * does not hash to the key) is asked again of a second member; with `via`
+   * only that node is asked.
+   * @param key the chunk's 32-byte key
+   * @throws {HearthError} when a member cannot be reached at all
+   */
+  async retrieveChunk(key: Uint8Array, options: Target = {}): Promise<Uint8Array | null> {
+    const header = { method: "retrieve", key: toHex(key), ns: CHUNK_NS };
+    const asked = new Set<string>();
+    for (let round = 0; round < (options.via ? 1 : 2); round++) {
+      const { answer, dest } = await this.#callFrom(key, header, undefined, options, asked);
+      asked.add(dest.id);
+      const found = parseItems(answer).items.find((i) => bytesEqual(chunkKey(i.data), key));
+      if (found) return found.data;
+      if (swarmFor(key, this.#nodes()).every((m) => asked.has(m.id))) break;
+    }
+    return null;
+  }
+
+  async #memberSigned(
+    access: GroupAccess,
+    key: Uint8Array,
+    ns: number,
+    operands: SignedOperands,
+  ) {
+    const ts = this.#clock();
+    const sig = await sign(access.member, storageSigningBytes(key, ns, ts, operands));
+    return {
+      pubkey: toHex(access.groupPublicKey),
+      member: toHex(access.member.publicKey),
+      token: toHex(access.token),
+      ts,
+      sig: toHex(sig),
+    };
+  }
+
   async #signed(owner: SigningKeyPair, key: Uint8Array, ns: number, operands: SignedOperands) {
     const ts = this.#clock();
     const sig = await sign(owner, storageSigningBytes(key, ns, ts, operands));
@@ -208,9 +322,24 @@ export class SwarmClient {
     blob: Uint8Array | undefined,
     target: Target,
   ): Promise<Frame> {
+    return (await this.#callFrom(key, header, blob, target)).answer;
+  }
+
+  /**
+   * Send a request to a swarm member, retrying as {@link SwarmClient}
+   * describes; `avoid` are members to pass over while others remain.
+   * @returns the answer and the member that gave it
+   */
+  async #callFrom(
+    key: Uint8Array,
+    header: Record<string, unknown>,
+    blob: Uint8Array | undefined,
+    target: Target,
+    avoid: ReadonlySet<string> = new Set(),
+  ): Promise<{ answer: Frame; dest: NodeRecord }> {
     let members = target.via ? [target.via] : swarmFor(key, this.#nodes());
     if (members.length === 0) throw new HearthError("unavailable", "No nodes known");
-    const failedMembers = new Set<string>();
+    const failedMembers = new Set<string>(avoid);
     let lastError: unknown;
     for (let attempt = 0; attempt < this.#attempts; attempt++) {
       const dest = this.#destination(members, failedMembers);
@@ -229,7 +358,7 @@ export class SwarmClient {
           signal: target.signal,
         });
         this.#paths?.reportSuccess(relays);
-        return answer;
+        return { answer, dest };
       } catch (err) {
         lastError = err;
         if (target.signal?.aborted) throw err;

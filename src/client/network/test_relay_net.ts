@@ -14,6 +14,8 @@ import { SwarmClient } from "./swarm_client.ts";
 export interface TestRelayNet {
   /** The nodes, the first being the one the others joined. */
   nodes: RelayNode[];
+  /** Each node's data folder, in the order of `nodes` (its items are in `relay.db`). */
+  dataDirs: string[];
   /** The live directory of the first node. */
   directory: () => NodeRecord[];
   /** A fresh client of the network; options as {@link SwarmClient}'s. */
@@ -57,6 +59,7 @@ export async function withTestRelayNet(
     const directory = () => nodes[0]!.directory.liveNodes();
     await fn({
       nodes,
+      dataDirs: nodes.map((_, i) => `${dir}/node-${i}`),
       directory,
       client: (o = {}) =>
         new SwarmClient({ nodes: directory, relays: Math.min(3, count - 1), ...o }),

@@ -12,7 +12,7 @@ import { HearthError } from "../../shared/errors.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { NodeRecord } from "../directory/record_types.ts";
 import type { PeerClient } from "../peer_client.ts";
-import { isAcceptableExpiry } from "../store/item.ts";
+import { isAcceptableExpiry, isAddressedRight } from "../store/item.ts";
 import type { MessageStore } from "../store/message_store.ts";
 import type { SwarmView } from "../swarm/swarm_view.ts";
 import { MAX_BATCH_HEADER_BYTES, parseItemBatch } from "./item_batch.ts";
@@ -212,7 +212,8 @@ export class AntiEntropy {
       const items = parseItemBatch(res.body);
       const now = this.#clock();
       const fresh = items.filter((i) =>
-        wanted.has(toHex(i.hash)) && isAcceptableExpiry(i.ns, i.expiry, now)
+        wanted.has(toHex(i.hash)) && isAcceptableExpiry(i.ns, i.expiry, now) &&
+        isAddressedRight(i.key, i.ns, i.data)
       );
       if (items.length === 0) break;
       const results = await this.#store.put(fresh);

@@ -3,7 +3,8 @@
  * Every route takes only signed requests from known nodes: the body is
  * read with its size limit first, then the signature is checked, then the
  * body is parsed. A replicated delete or expiry change also carries the
- * owner's signature, checked as the storage RPC checks it.
+ * owner's signature, checked as the storage RPC checks it; a replicated
+ * content-addressed item is checked against its key.
  * @module
  */
 import { Hono } from "hono";
@@ -20,7 +21,12 @@ import { verifyPeerRequest } from "../peer_client.ts";
 import { readBody } from "../rpc/body.ts";
 import { checkOwnerAuth } from "../rpc/owner_auth.ts";
 import { parseOwnerAuth } from "../rpc/storage_request.ts";
-import { isAcceptableExpiry, isNamespace, MAX_HASHES_PER_REQUEST } from "../store/item.ts";
+import {
+  isAcceptableExpiry,
+  isAddressedRight,
+  isNamespace,
+  MAX_HASHES_PER_REQUEST,
+} from "../store/item.ts";
 import type { MessageStore } from "../store/message_store.ts";
 import type { SwarmView } from "../swarm/swarm_view.ts";
 import { encodeItemBatch, parseItemBatch } from "./item_batch.ts";
@@ -89,6 +95,10 @@ export function replicateRoutes(deps: ReplicateRoutesDeps): Hono {
     for (const item of items) {
       if (!isAcceptableExpiry(item.ns, item.expiry, now)) {
         throw new HearthError("bad_ttl", "Item expiry is out of range");
+      }
+      // A content-addressed item is held only under the hash of its data, here too.
+      if (!isAddressedRight(item.key, item.ns, item.data)) {
+        throw new HearthError("bad_request", "Key is not the hash of the data");
       }
     }
     await store.put(items);

@@ -1,16 +1,19 @@
 /**
  * The owner's signature on a storage request (PROTOCOL §5): checked by the
  * node that runs the request, and again by each swarm member a delete or
- * an expiry change is replicated to (PROTOCOL §6).
+ * an expiry change is replicated to (PROTOCOL §6). Also a group member's
+ * signature and access token (member-write and member-read namespaces),
+ * checked only by the node that runs the request.
  * @module
  */
 import { bytesEqual } from "../../shared/crypto/bytes.ts";
 import { verify } from "../../shared/crypto/sign.ts";
 import { SIGNATURE_WINDOW_MS } from "../../shared/codec/limits.ts";
 import { HearthError } from "../../shared/errors.ts";
+import { groupAccessBytes } from "../../shared/storage/namespaces.ts";
 import { type SignedOperands, storageSigningBytes } from "../../shared/storage/signing.ts";
 import { swarmKeyOf } from "../swarm/swarm_map.ts";
-import type { OwnerAuth } from "./storage_request.ts";
+import type { MemberAuth, OwnerAuth } from "./storage_request.ts";
 
 /**
  * Check that the owner of swarm key `key` signed these operands: the
@@ -36,6 +39,38 @@ export async function checkOwnerAuth(
   }
   const signed = storageSigningBytes(key, options.ns, auth.ts, options.operands);
   if (!(await verify(auth.pubkey, signed, auth.sig))) {
+    throw new HearthError("bad_signature", "Bad signature");
+  }
+}
+
+/**
+ * Check that a member the owner of swarm key `key` granted access signed
+ * these operands: the timestamp is within the window, the group's public
+ * key hashes to `key`, the group's token over
+ * `groupAccessBytes(key, member)` verifies, and the member's signature over
+ * the same bytes an owner signs verifies. Whether the member was revoked
+ * since is the caller's check (it needs the store).
+ * @param key the 32-byte swarm key
+ * @param auth the group's key, the member's key and token, timestamp and signature
+ * @param options as {@link checkOwnerAuth}
+ * @throws {HearthError} `bad_timestamp` or `bad_signature`
+ */
+export async function checkMemberAuth(
+  key: Uint8Array,
+  auth: MemberAuth,
+  options: { ns: number; operands: SignedOperands; now: number; windowMs?: number },
+): Promise<void> {
+  if (Math.abs(options.now - auth.ts) > (options.windowMs ?? SIGNATURE_WINDOW_MS)) {
+    throw new HearthError("bad_timestamp", "Request timestamp is outside the window");
+  }
+  if (!bytesEqual(swarmKeyOf(auth.pubkey), key)) {
+    throw new HearthError("bad_signature", "Key does not own this swarm key");
+  }
+  if (!(await verify(auth.pubkey, groupAccessBytes(key, auth.member), auth.token))) {
+    throw new HearthError("bad_signature", "Bad access token");
+  }
+  const signed = storageSigningBytes(key, options.ns, auth.ts, options.operands);
+  if (!(await verify(auth.member, signed, auth.sig))) {
     throw new HearthError("bad_signature", "Bad signature");
   }
 }

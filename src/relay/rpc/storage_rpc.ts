@@ -2,8 +2,12 @@
  * The storage RPC (PROTOCOL §5), the final handler of onion requests: one
  * request frame in, one response frame out. Bad input becomes an error
  * frame with a stable code; `handle` never throws. Every write is signed by
- * the owner except a store to a public inbox; every read is signed except
- * a retrieve of a public-read namespace.
+ * the owner except a store to a public inbox, a group member's store to a
+ * member-write namespace and a content-addressed store; every read is
+ * signed (by the owner, or by a member in the group classes) except a
+ * retrieve of a public-read or content-addressed namespace. A member's
+ * request is refused with `access_revoked` once a live item of the group's
+ * revocation namespace (GROUP_REVOKED_NS) lists its access key.
  * @module
  */
 import { concatBytes, toHex } from "../../shared/crypto/bytes.ts";
@@ -15,8 +19,15 @@ import { itemHash, maxTtl, namespaceClass, type StoredItem } from "../store/item
 import type { MessageStore } from "../store/message_store.ts";
 import { writeQuorum } from "../swarm/swarm_map.ts";
 import type { SwarmView } from "../swarm/swarm_view.ts";
-import { checkOwnerAuth } from "./owner_auth.ts";
-import { type OwnerAuth, parseStorageRequest, type StorageRequest } from "./storage_request.ts";
+import { GROUP_REVOKED_NS } from "../../shared/storage/namespaces.ts";
+import { checkMemberAuth, checkOwnerAuth } from "./owner_auth.ts";
+import {
+  isMemberAuth,
+  type MemberAuth,
+  type OwnerAuth,
+  parseStorageRequest,
+  type StorageRequest,
+} from "./storage_request.ts";
 
 /** A per-key quota, per namespace class. */
 export interface StorageQuota {
@@ -26,7 +37,10 @@ export interface StorageQuota {
   maxBytes: number;
 }
 
-/** The default quota: 10,000 items and 100 MB per key and namespace class. */
+/**
+ * The default quota: 10,000 items and 100 MB per key and namespace class
+ * (inbox, member, content, owner: see `NamespaceClass` in store/item.ts).
+ */
 export const DEFAULT_QUOTA: StorageQuota = { maxItems: 10_000, maxBytes: 100_000_000 };
 
 /** What the storage RPC needs. */
@@ -79,9 +93,22 @@ export function createStorageRpc(deps: StorageRpcDeps): StorageRpc {
     return checkOwnerAuth(req.key, auth, { ns: req.ns, operands: req, now: clock() });
   }
 
+  /** The owner's or a member's signature; a member's also must not be revoked. */
+  async function checkSigner(
+    req: Req<"store"> | Req<"retrieve">,
+    auth: OwnerAuth | MemberAuth,
+  ): Promise<void> {
+    if (!isMemberAuth(auth)) return await checkOwner(req, auth);
+    await checkMemberAuth(req.key, auth, { ns: req.ns, operands: req, now: clock() });
+    // Read at every request: the list is a few small items, found through the (key, ns) index.
+    if (await store.listsEntry(req.key, GROUP_REVOKED_NS, auth.member)) {
+      throw new HearthError("access_revoked", "This access key was revoked");
+    }
+  }
+
   async function runStore(req: Req<"store">): Promise<Uint8Array> {
     const members = membersOrRedirect(req.key);
-    if (req.auth) await checkOwner(req, req.auth);
+    if (req.auth) await checkSigner(req, req.auth);
     const hash = itemHash(req.key, req.ns, req.data);
     if (!(await store.has(hash))) {
       const used = await store.usage(req.key, namespaceClass(req.ns));
@@ -107,8 +134,8 @@ export function createStorageRpc(deps: StorageRpcDeps): StorageRpc {
 
   async function runRetrieve(req: Req<"retrieve">): Promise<Uint8Array> {
     membersOrRedirect(req.key);
-    // Unsigned only in a public-read namespace (the parser made sure, and that wait is 0).
-    if (req.auth) await checkOwner(req, req.auth);
+    // Unsigned only in a public-read or content namespace (the parser made sure, and wait is 0).
+    if (req.auth) await checkSigner(req, req.auth);
     const options = { after: req.after, maxBytes: req.maxBytes };
     // Subscribe before reading, so an item arriving in between still wakes us.
     const sub = req.wait > 0 ? store.notifier.subscribe(req.key, req.ns) : undefined;

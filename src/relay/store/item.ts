@@ -1,11 +1,14 @@
 /**
  * Stored items (PROTOCOL §5): the item hash that is an item's ID, the
- * namespace encoding and classes (public inbox, public-read, owner-only),
- * and the TTL bounds of each class.
+ * namespace encoding and classes (public inbox, group member-write and
+ * member-read, public-read, content-addressed, owner-only), and the TTL
+ * bounds and quota class of each.
  * @module
  */
+import { bytesEqual } from "../../shared/crypto/bytes.ts";
 import { labeledHash } from "../../shared/crypto/hash.ts";
 import { ns16 } from "../../shared/storage/signing.ts";
+import { chunkKey, namespaceKind } from "../../shared/storage/namespaces.ts";
 import {
   MAX_INBOX_TTL_MS,
   MAX_OWNER_TTL_MS,
@@ -28,11 +31,17 @@ export const MAX_RETRIEVE_ITEMS: number = 64;
 export const MAX_HASHES_PER_REQUEST: number = 100;
 
 /**
- * A namespace class of the quota: anyone may store to an inbox, only the
- * owner elsewhere (public-read namespaces count as owner-only: only the
- * owner stores there).
+ * A namespace class of the quota, each counted on its own per key:
+ * - `inbox`: public inboxes (ns % 10 == 0), where anyone stores;
+ * - `member`: group member-write namespaces (ns % 10 == 1), where the
+ *   members store, so a busy group does not fill the owner's own share;
+ * - `content`: content-addressed namespaces (ns % 10 == 7); a key there is
+ *   the hash of its data, so it holds one item per namespace and the quota
+ *   bounds little: the rate limit is what bounds anonymous chunk stores;
+ * - `owner`: everything only the owner stores (owner-only, member-read,
+ *   public-read).
  */
-export type NamespaceClass = "inbox" | "owner";
+export type NamespaceClass = "inbox" | "member" | "content" | "owner";
 
 /** One stored item: the swarm key, namespace, data, expiry (ms) and hash. */
 export interface StoredItem {
@@ -79,14 +88,45 @@ export function isPublicRead(ns: number): boolean {
   return Math.abs(ns % 10) === 5;
 }
 
-/** The class of a namespace, for TTL bounds and quotas. */
+/** The quota class of a namespace (see {@link NamespaceClass}). */
 export function namespaceClass(ns: number): NamespaceClass {
-  return isPublicInbox(ns) ? "inbox" : "owner";
+  switch (namespaceKind(ns)) {
+    case "inbox":
+      return "inbox";
+    case "member_write":
+      return "member";
+    case "content":
+      return "content";
+    default:
+      return "owner";
+  }
 }
 
-/** The longest TTL of a namespace, ms: 14 days for an inbox, 30 days otherwise. */
+/**
+ * The longest TTL of a namespace, ms: 14 days where others than the owner
+ * store (inbox, member-write, content-addressed), 30 days otherwise.
+ */
 export function maxTtl(ns: number): number {
-  return isPublicInbox(ns) ? MAX_INBOX_TTL_MS : MAX_OWNER_TTL_MS;
+  const kind = namespaceKind(ns);
+  return kind === "inbox" || kind === "member_write" || kind === "content"
+    ? MAX_INBOX_TTL_MS
+    : MAX_OWNER_TTL_MS;
+}
+
+/** Whether a namespace is content-addressed (ns % 10 == 7). */
+export function isContent(ns: number): boolean {
+  return namespaceKind(ns) === "content";
+}
+
+/**
+ * Whether an item may be held under its key: outside the content-addressed
+ * class always; inside it only when the key is `chunkKey(data)`.
+ * @param key the item's swarm key
+ * @param ns the item's namespace
+ * @param data the item's data
+ */
+export function isAddressedRight(key: Uint8Array, ns: number, data: Uint8Array): boolean {
+  return !isContent(ns) || bytesEqual(key, chunkKey(data));
 }
 
 /** Whether `ttl` (ms) is allowed in namespace `ns`. */

@@ -209,6 +209,24 @@ export class MessageStore {
     return { items, more: rows.length > picked.length };
   }
 
+  /**
+   * Whether the data of a live item of (key, ns) holds `entry` at an offset
+   * that is a multiple of its length: how the relay reads a group's
+   * revocation list (PROTOCOL §5). SQLite narrows the items to those holding
+   * the bytes anywhere, so only those few are read.
+   * @param key the 32-byte swarm key
+   * @param ns the namespace of the list
+   * @param entry the bytes to find (one list entry, e.g. a 32-byte public key)
+   */
+  async listsEntry(key: Uint8Array, ns: number, entry: Uint8Array): Promise<boolean> {
+    if (entry.length === 0) return false;
+    const rows = await this.#db.selectFrom("items").select("data")
+      .where("key", "=", key).where("ns", "=", ns).where("expiry", ">", this.#clock())
+      .where(sql<boolean>`instr(data, ${entry}) > 0`)
+      .execute();
+    return rows.some((r) => holdsAligned(bytesOf(r.data), entry));
+  }
+
   /** Whether a live item with this hash is stored. */
   async has(hash: Uint8Array): Promise<boolean> {
     const row = await this.#db.selectFrom("items").select("seq").where("hash", "=", hash)
@@ -341,14 +359,16 @@ export class MessageStore {
 
   /** The live items and bytes a key holds in one namespace class (for the quota). */
   async usage(key: Uint8Array, cls: NamespaceClass): Promise<{ items: number; bytes: number }> {
-    const inbox = cls === "inbox" ? 1 : 0;
+    // The same classes as namespaceClass (item.ts), by |ns % 10|.
+    const classOf = sql<string>`CASE abs(ns % 10) WHEN 0 THEN 'inbox' WHEN 1 THEN 'member'
+      WHEN 7 THEN 'content' ELSE 'owner' END`;
     const row = await this.#db.selectFrom("items")
       .select([
         sql<number>`count(*)`.as("n"),
         sql<number>`coalesce(sum(length(data)), 0)`.as("bytes"),
       ])
       .where("key", "=", key).where("expiry", ">", this.#clock())
-      .where(sql<boolean>`(ns % 10 = 0) = ${inbox}`)
+      .where(sql<boolean>`${classOf} = ${cls}`)
       .executeTakeFirst();
     return { items: Number(row?.n ?? 0), bytes: Number(row?.bytes ?? 0) };
   }
@@ -424,6 +444,17 @@ export class MessageStore {
     this.#closed = true;
     await this.#writes.idle();
   }
+}
+
+/** Whether `entry` is one of the `entry.length`-byte slices `data` splits into. */
+function holdsAligned(data: Uint8Array, entry: Uint8Array): boolean {
+  const n = entry.length;
+  for (let off = 0; off + n <= data.length; off += n) {
+    let same = true;
+    for (let i = 0; i < n && same; i++) same = data[off + i] === entry[i];
+    if (same) return true;
+  }
+  return false;
 }
 
 function chunks<T>(list: readonly T[], size: number): T[][] {

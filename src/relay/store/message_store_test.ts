@@ -148,12 +148,37 @@ Deno.test("usage counts live items and bytes per namespace class", async () => {
     await store.put([
       item(key, 0, new Uint8Array(10)),
       item(key, -10, new Uint8Array(20)),
-      item(key, 1, new Uint8Array(40)),
+      item(key, 2, new Uint8Array(40)),
       item(key, -3, new Uint8Array(80)),
+      item(key, 15, new Uint8Array(5)),
+      item(key, 11, new Uint8Array(1)),
+      item(key, -1, new Uint8Array(2)),
+      item(key, 7, new Uint8Array(3)),
+      item(key, -17, new Uint8Array(4)),
       item(randomBytes(32), 0, new Uint8Array(160)),
     ]);
     assertEquals(await store.usage(key, "inbox"), { items: 2, bytes: 30 });
-    assertEquals(await store.usage(key, "owner"), { items: 2, bytes: 120 });
+    // Owner-only, member-read and public-read: only the owner stores there.
+    assertEquals(await store.usage(key, "owner"), { items: 3, bytes: 125 });
+    assertEquals(await store.usage(key, "member"), { items: 2, bytes: 3 });
+    assertEquals(await store.usage(key, "content"), { items: 2, bytes: 7 });
+  });
+});
+
+Deno.test("listsEntry finds a 32-byte entry only at an aligned offset of a live item", async () => {
+  await withStore(async (store, clock) => {
+    const key = randomBytes(32);
+    const [a, b, c] = [randomBytes(32), randomBytes(32), randomBytes(32)];
+    // c sits at offset 16: not an entry of the list.
+    const unaligned = concatBytes(new Uint8Array(16), c, new Uint8Array(16));
+    await store.put([item(key, 14, concatBytes(a, b)), item(key, 14, unaligned)]);
+    assertEquals(await store.listsEntry(key, 14, a), true);
+    assertEquals(await store.listsEntry(key, 14, b), true);
+    assertEquals(await store.listsEntry(key, 14, c), false);
+    assertEquals(await store.listsEntry(key, 4, a), false);
+    assertEquals(await store.listsEntry(randomBytes(32), 14, a), false);
+    clock.now = T0 + 60_000;
+    assertEquals(await store.listsEntry(key, 14, a), false);
   });
 });
 
