@@ -102,6 +102,7 @@ async function main(args: string[]): Promise<number> {
       listen: options.web,
       nodeStatus: () => node.status(),
       nodes: () => node.directory.liveNodes(),
+      ...(options.maxFileMb !== undefined ? { maxFileBytes: options.maxFileMb * 1_000_000 } : {}),
       log,
     });
   } catch (err) {

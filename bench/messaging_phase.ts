@@ -9,6 +9,7 @@
  */
 import { type Devnet, startDevnet } from "../tools/devnet_lib.ts";
 import { createAccount, EventLog, ownerApi } from "./owner_api.ts";
+import { type FileTransferResult, measureFileTransfer } from "./file_phase.ts";
 import { median, percentile, round } from "./stats.ts";
 
 /** Latency percentiles of one span, ms. */
@@ -42,6 +43,8 @@ export interface MessagingResult {
   burstReceivedMs: number;
   /** Burst messages per second to B's event stream. */
   burstReceivedPerSec: number;
+  /** A file from A to B through onion paths, next to the raw AEAD speed. */
+  file: FileTransferResult;
 }
 
 /** Options of {@link runMessagingPhase}. */
@@ -54,6 +57,8 @@ export interface MessagingPhaseOptions {
   messages?: number;
   /** Messages in the burst (default 100). */
   burst?: number;
+  /** Size of the file sent, bytes (default 20 MB). */
+  fileBytes?: number;
   /** Called with each step's name as it starts. */
   onProgress?: (step: string) => void;
   /** Receives the devnet as soon as it exists, so the caller can stop it on abort. */
@@ -146,6 +151,10 @@ export async function runMessagingPhase(options: MessagingPhaseOptions): Promise
       lastSent = Math.max(lastSent, (await sent(id)).at);
       lastIn = Math.max(lastIn, (await arrived(eventsB, id)).at);
     }
+
+    const fileBytes = options.fileBytes ?? 20_000_000;
+    progress(`a file of ${fileBytes / 1e6} MB`);
+    const file = await measureFileTransfer(nodeA, eventsA, nodeB, eventsB, bob, fileBytes);
     return {
       nodes: count,
       messages: total,
@@ -158,6 +167,7 @@ export async function runMessagingPhase(options: MessagingPhaseOptions): Promise
       burstSentPerSec: round(burst / ((lastSent - b0) / 1000)),
       burstReceivedMs: round(lastIn - b0),
       burstReceivedPerSec: round(burst / ((lastIn - b0) / 1000)),
+      file,
     };
   } finally {
     for (const log of logs) await log.close();

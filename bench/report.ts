@@ -6,6 +6,7 @@
 import type { CryptoRate } from "./crypto_rates.ts";
 import type { BenchResults } from "./results.ts";
 import { median } from "./stats.ts";
+import { renderGroupFanIn } from "./group_fanin.ts";
 
 /**
  * Lay out rows as aligned columns: the first left-aligned, the rest right.
@@ -249,6 +250,29 @@ export function renderReport(r: BenchResults): string[] {
     `burst of ${g.burst}: all sent in ${num(g.burstSentMs)} ms (${num(g.burstSentPerSec)}/s), ` +
       `all on B's stream in ${num(g.burstReceivedMs)} ms (${num(g.burstReceivedPerSec)}/s)`,
   );
+  const f = g.file;
+  out.push(
+    "",
+    `7. A file of ${num(f.bytes / 1e6)} MB from A to B through onion paths ` +
+      `(${f.identical ? "arrived byte-identical" : "ARRIVED DIFFERENT"})`,
+  );
+  out.push(
+    ...formatTable(["step", "ms", "MB/s"], [
+      [
+        "upload on A: POST to `uploaded` (stored in every chunk's swarm)",
+        num(f.uploadMs),
+        num(f.uploadMBps),
+      ],
+      [
+        "download on B: GET, through the network, to the last byte",
+        num(f.downloadMs),
+        num(f.downloadMBps),
+      ],
+      ["raw AES-256-GCM on this machine, same bytes, 64 KiB chunks", "", num(f.rawAeadMBps)],
+    ]),
+  );
+
+  out.push(...renderGroupFanIn(r.groupFanIn, formatTable, "8"));
 
   out.push("", "Targets");
   out.push(

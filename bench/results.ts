@@ -9,6 +9,7 @@ import type { DevnetResult, NamedLoad } from "./devnet_phase.ts";
 import type { HttpExchangeRate } from "./http_exchange.ts";
 import type { MachineInfo } from "./machine.ts";
 import type { MessagingResult } from "./messaging_phase.ts";
+import type { GroupFanInResult } from "./group_fanin.ts";
 import type { InProcessPathCost } from "./onion_in_process.ts";
 import type { StartupResult } from "./startup.ts";
 import type { StoreBatchingResult } from "./store_batching.ts";
@@ -96,8 +97,10 @@ export interface BenchResults {
   startup: StartupResult;
   /** The devnet: memory and load runs. */
   devnet: DevnetResult;
-  /** End-to-end messaging through the owner API on a devnet. */
+  /** End-to-end messaging through the owner API on a devnet (and a file transfer). */
   messaging: MessagingResult;
+  /** Group message fan-in, 100 in-process accounts on a devnet. */
+  groupFanIn: GroupFanInResult;
   /** Onion against direct store throughput, per item size. */
   onionVsDirect: OnionVsDirect[];
   /** What one relay hop adds. */

@@ -21,6 +21,7 @@ const OWNER_CODES: readonly ErrorCode[] = [
   "too_large",
   "not_found",
   "conflict",
+  "group_full",
 ];
 
 /** A message id the owner API fuzzer puts in a path: one of a pool (by index), or given text. */
@@ -90,11 +91,95 @@ function imageOf(kind: string, size: number, seed: number): Uint8Array {
   return bytes;
 }
 
+/** A multipart upload of the fuzzer (POST /api/attachments): its parts, in order. */
+type UploadPart = { name: string; filename?: string; type?: string; data: Uint8Array };
+
+const UPLOAD_BOUNDARY = "fuzzBoundary0x2a";
+
+/**
+ * Upload bodies: a file part (sizes around a chunk edge, names good and
+ * bad, types good and bad), optional thumbnail, voice and durationMs parts
+ * (good and bad), sometimes a repeated or unknown part; and now and then
+ * cut short.
+ */
+const uploadArb: fc.Arbitrary<{ parts: UploadPart[]; cut?: number }> = fc.record({
+  file: fc.option(
+    fc.record({
+      size: fc.oneof(fc.nat({ max: 2_000 }), fc.integer({ min: 65_530, max: 65_540 })),
+      seed: fc.integer(),
+      filename: fc.option(
+        fc.oneof(fc.constantFrom("a.png", "x‮gpj.exe", "..", "dir/a.txt", "é.txt", ""), fc.string()),
+        { nil: undefined },
+      ),
+      type: fc.option(fc.constantFrom("image/png", "audio/webm", "text/html", "bad", "a/b/c", ""), {
+        nil: undefined,
+      }),
+    }),
+    { nil: undefined },
+  ),
+  thumbnail: fc.option(
+    fc.tuple(
+      fc.constantFrom("png", "jpeg", "none"),
+      fc.integer({ min: 0, max: 8_300 }),
+      fc.integer(),
+    )
+      .map(([kind, size, seed]) => imageOf(kind, size, seed)),
+    { nil: undefined },
+  ),
+  voice: fc.option(fc.constantFrom("true", "false", "yes", ""), { nil: undefined }),
+  durationMs: fc.option(fc.constantFrom("0", "1500", "-1", "1e3", "99999999999"), {
+    nil: undefined,
+  }),
+  extra: fc.option(fc.constantFrom("file", "other"), { nil: undefined }),
+  cut: fc.option(fc.nat({ max: 400 }), { nil: undefined }),
+}).map((u) => {
+  const parts: UploadPart[] = [];
+  const text = (name: string, v: string) => parts.push({ name, data: utf8(v) });
+  if (u.thumbnail) parts.push({ name: "thumbnail", type: "image/png", data: u.thumbnail });
+  if (u.file) {
+    parts.push({
+      name: "file",
+      ...(u.file.filename === undefined ? {} : { filename: u.file.filename }),
+      ...(u.file.type === undefined ? {} : { type: u.file.type }),
+      data: seededBytes(u.file.seed, u.file.size),
+    });
+  }
+  if (u.voice !== undefined) text("voice", u.voice);
+  if (u.durationMs !== undefined) text("durationMs", u.durationMs);
+  if (u.extra) text(u.extra, "x");
+  return { parts, ...(u.cut === undefined ? {} : { cut: u.cut }) };
+});
+
+/** An upload's multipart body (names written as browsers do: a quote as %22). */
+function multipartOf(upload: { parts: UploadPart[]; cut?: number }): Uint8Array {
+  const pieces: Uint8Array[] = [];
+  for (const p of upload.parts) {
+    const q = (v: string) =>
+      v.replaceAll('"', "%22").replaceAll("\r", "%0D").replaceAll("\n", "%0A");
+    let head = `--${UPLOAD_BOUNDARY}\r\nContent-Disposition: form-data; name="${q(p.name)}"`;
+    if (p.filename !== undefined) head += `; filename="${q(p.filename)}"`;
+    if (p.type !== undefined) head += `\r\nContent-Type: ${p.type}`;
+    pieces.push(utf8(`${head}\r\n\r\n`), p.data, utf8("\r\n"));
+  }
+  pieces.push(utf8(`--${UPLOAD_BOUNDARY}--\r\n`));
+  const whole = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of pieces) {
+    whole.set(p, at);
+    at += p.length;
+  }
+  return upload.cut === undefined ? whole : whole.subarray(0, Math.min(upload.cut, whole.length));
+}
+
 /** A request of the owner API fuzzer: a route, a path id and a body. */
 interface OwnerCase {
   route: string;
   id: IdPick;
-  body: { json: unknown } | { seed: number; random: number } | { oversize: number };
+  body:
+    | { json: unknown }
+    | { seed: number; random: number }
+    | { oversize: number }
+    | { upload: { parts: UploadPart[]; cut?: number } };
 }
 
 /**
@@ -129,6 +214,41 @@ export async function ownerRoutes(
   for (const to of ["self", victim, "self", victim]) {
     pool.push((await api("POST", "/api/messages", { to, text: "victim" })).json.id as string);
   }
+  // Files to name in paths and to attach: uploaded here, more by the fuzzer.
+  const files: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    const res = await call(`http://${node.webAddr}/api/attachments`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${node.ownerToken}`,
+        "content-type": `multipart/form-data; boundary=${UPLOAD_BOUNDARY}`,
+      },
+      body: buf(
+        multipartOf({
+          parts: [{ name: "file", filename: `f${i}.bin`, data: seededBytes(i, 100) }],
+        }),
+      ),
+    });
+    assertEquals(res.status, 201);
+    files.push(JSON.parse(new TextDecoder().decode(res.body)).id);
+  }
+  const fileArb = fc.oneof(
+    { weight: 3, arbitrary: fc.nat().map((i) => files[i % files.length]!) },
+    { weight: 1, arbitrary: hexArb(16) },
+    { weight: 1, arbitrary: fc.string({ maxLength: 40 }) },
+  );
+  // A group with the victim, named by the group routes (and its conversation).
+  const group = await api("POST", "/api/groups", { name: "Fuzzed group", members: [victim] });
+  assertEquals(group.status, 201);
+  const groupId = group.json.id as string;
+  const groups = [
+    groupId,
+    groupId,
+    `${groupId.slice(0, -1)}x`,
+    "hearthg1",
+    "nope",
+    groupId.toUpperCase(),
+  ];
   const conversations = ["self", victim, stranger, `${victim.slice(0, -1)}x`, "nope", ""];
   const peers = [victim, stranger, `${victim.slice(0, -1)}x`, "self", "hearth1"];
   const pick = (arr: readonly string[]) => fc.nat({ max: arr.length - 1 }).map((i) => arr[i]!);
@@ -141,7 +261,16 @@ export async function ownerRoutes(
       to: fieldArb(pick(["self", victim, canaryPeer, stranger, "hearth1x"])),
       text: fieldArb(messageTextArb),
       replyTo: fieldArb(idPickArb.map(idOf)),
-    }, { requiredKeys: ["to", "text"] })),
+      attachments: fieldArb(fc.array(fileArb, { maxLength: 11 })),
+      voice: fieldArb(fc.boolean()),
+    }, { requiredKeys: ["to"] })),
+    "POST /api/attachments": uploadArb.map((upload) => ({ upload })) as unknown as fc.Arbitrary<
+      { json: unknown }
+    >,
+    "GET /api/attachments/:file": fc.constant({ json: undefined }),
+    "GET /api/attachments/:file/info": fc.constant({ json: undefined }),
+    "GET /api/attachments/:file/thumbnail": fc.constant({ json: undefined }),
+    "POST /api/attachments/:file/download": fc.constant({ json: undefined }),
     "PATCH /api/messages/:id": json(fc.record({ text: fieldArb(messageTextArb) })),
     "DELETE /api/messages/:id": fc.constant({ json: undefined }),
     "PUT /api/messages/:id/reaction": json(fc.record({ emoji: fieldArb(emojiArb) })),
@@ -167,6 +296,24 @@ export async function ownerRoutes(
     "POST /api/contacts/:peer/block": fc.constant({ json: undefined }),
     "POST /api/contacts/:peer/unblock": fc.constant({ json: undefined }),
     "GET /api/contacts/:peer/avatar": fc.constant({ json: undefined }),
+    "POST /api/groups": json(fc.record({
+      name: fieldArb(fc.oneof(fc.constantFrom("Club", " ", "a\u202Eb"), fc.string())),
+      members: fieldArb(fc.array(pick([...peers, canaryPeer]), { maxLength: 4 })),
+    }, { requiredKeys: [] })),
+    "GET /api/groups": fc.constant({ json: undefined }),
+    "GET /api/groups/:group": fc.constant({ json: undefined }),
+    "GET /api/groups/:group/picture": fc.constant({ json: undefined }),
+    "POST /api/groups/:group/join": fc.constant({ json: undefined }),
+    "POST /api/groups/:group/decline": fc.constant({ json: undefined }),
+    "POST /api/groups/:group/members": json(fc.record({
+      accountId: fieldArb(pick([...peers, canaryPeer])),
+    }, { requiredKeys: [] })),
+    "DELETE /api/groups/:group/members/:peer": fc.constant({ json: undefined }),
+    "PATCH /api/groups/:group": json(fc.record({
+      name: fieldArb(fc.oneof(fc.constantFrom("Renamed"), fc.string())),
+      picture: avatarArb,
+      admins: fieldArb(fc.array(pick(peers), { maxLength: 2 })),
+    }, { requiredKeys: [] })),
   };
   const cases: fc.Arbitrary<OwnerCase> = fc.constantFrom(...Object.keys(routeBodies)).chain((
     route,
@@ -184,17 +331,20 @@ export async function ownerRoutes(
   const seen = new Set<string>();
   await fuzz(
     "the owner API",
-    fc.asyncProperty(cases, fc.nat(), fc.constantFrom("me", "everyone", "all", ""), async (
+    fc.asyncProperty(cases, fc.nat(), fc.constantFrom("me", "everyone", "all", ""), fileArb, async (
       c,
       n,
       scope,
+      file,
     ) => {
       const [method, template] = c.route.split(" ") as [string, string];
       const messageId = idOf(c.id);
       const path = template
         .replace(":id", encodeURIComponent(messageId))
         .replace(":conversation", encodeURIComponent(conversations[n % conversations.length]!))
-        .replace(":peer", encodeURIComponent(peers[n % peers.length]!)) +
+        .replace(":peer", encodeURIComponent(peers[n % peers.length]!))
+        .replace(":group", encodeURIComponent(groups[n % groups.length]!))
+        .replace(":file", encodeURIComponent(file)) +
         (c.route === "DELETE /api/messages/:id" && scope !== "" ? `?for=${scope}` : "");
       const body = method === "GET"
         ? undefined
@@ -202,28 +352,48 @@ export async function ownerRoutes(
         ? c.body.json === undefined ? undefined : utf8(JSON.stringify(c.body.json))
         : "random" in c.body
         ? seededBytes(c.body.seed, c.body.random)
+        : "upload" in c.body
+        ? multipartOf(c.body.upload)
         : new Uint8Array(c.body.oversize + 65_536);
+      const multipart = "upload" in c.body || (c.route === "POST /api/attachments" && n % 2 === 0);
       const answer = await call(`http://${node.webAddr}${path}`, {
         method,
-        headers: { authorization: `Bearer ${node.ownerToken}` },
+        headers: {
+          authorization: `Bearer ${node.ownerToken}`,
+          ...(multipart
+            ? { "content-type": `multipart/form-data; boundary=${UPLOAD_BOUNDARY}` }
+            : {}),
+        },
         ...(body === undefined ? {} : { body: buf(body) }),
       });
       const what = `${c.route} ${path.slice(0, 120)}`;
       if (answer.status < 300) {
         seen.add("ok");
+        // A file's bytes come as whatever they are; everything else is an image or JSON.
+        const bytes = c.route === "GET /api/attachments/:file";
         const image = answer.contentType?.startsWith("image/");
-        assert(image || answer.contentType?.startsWith("application/json"), what);
-        if (!image) JSON.parse(new TextDecoder().decode(answer.body));
+        assert(bytes || image || answer.contentType?.startsWith("application/json"), what);
+        if (!image && !bytes) JSON.parse(new TextDecoder().decode(answer.body));
         if (c.route === "POST /api/messages") {
           pool.push(JSON.parse(new TextDecoder().decode(answer.body)).id);
         }
+        if (c.route === "POST /api/attachments") {
+          files.push(JSON.parse(new TextDecoder().decode(answer.body)).id);
+        }
         return;
       }
-      const code = expectError(answer, OWNER_CODES, what);
+      // A send with files waits for their upload, which a node alone cannot do.
+      const uploads = c.route === "POST /api/messages" ? ["unavailable" as const] : [];
+      const code = expectError(answer, [...OWNER_CODES, ...uploads], what);
       seen.add(code);
       // A message id that is not 32 lower-case hex digits never reaches the chat.
       const hexish = "text" in c.id && /^[0-9a-zA-Z]+$/.test(messageId);
       if (template.includes(":id") && hexish && !/^[0-9a-f]{32}$/.test(messageId)) {
+        assertEquals(code, "bad_request", what);
+      }
+      if (
+        template.includes(":file") && /^[0-9a-zA-Z]+$/.test(file) && !/^[0-9a-f]{32}$/.test(file)
+      ) {
         assertEquals(code, "bad_request", what);
       }
       if (c.route === "PATCH /api/settings" && "json" in c.body) {
@@ -247,6 +417,9 @@ export async function ownerRoutes(
     assert(canary, `The canary of ${conversation} is still there`);
     assertEquals([canary.text, canary.deleted], [`canary for ${conversation}`, false]);
   }
+  // The group is still there (no leave was fuzzed), with its creator as admin.
+  const kept = await api("GET", `/api/groups/${groupId}`);
+  assertEquals([kept.status, kept.json.admin, kept.json.state], [200, true, "joined"]);
   const contacts = (await api("GET", "/api/contacts")).json.contacts as { accountId: string }[];
   assert(contacts.some((c) => c.accountId === canaryPeer), "The canary contact is still there");
   assertEquals((await api("GET", "/api/status")).json.account, "unlocked");

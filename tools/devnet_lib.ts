@@ -38,6 +38,8 @@ export interface NodeProcess {
   /** The owner token (from `<dataDir>/owner-token`), for `Authorization: Bearer`. */
   ownerToken: string;
   dataDir: string;
+  /** The process id. */
+  pid: number;
   /** Path of the file holding the node's stdout and stderr. */
   logPath: string;
   /** Send a signal (default SIGTERM) and wait for the process to end. */
@@ -120,6 +122,7 @@ export async function spawnNode(options: SpawnOptions): Promise<NodeProcess> {
     webAddr,
     ownerToken: "",
     dataDir: options.dataDir,
+    pid: child.pid,
     logPath,
     get exited() {
       return exited;

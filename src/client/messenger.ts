@@ -21,6 +21,7 @@ import { HearthError } from "../shared/errors.ts";
 import { bytesEqual } from "../shared/crypto/mod.ts";
 import type { NodeRecord } from "../shared/node_record.ts";
 import { ChatService } from "./messages/chat_service.ts";
+import type { GroupService } from "./groups/group_service.ts";
 import { MAX_AVATAR_BYTES } from "./messages/content.ts";
 import { SwarmClient } from "./network/swarm_client.ts";
 import { markRestorePending } from "./sync/config_rows.ts";
@@ -51,6 +52,8 @@ export interface MessengerOptions {
   log?: Logger;
   /** How long a restore waits for the account config before answering, ms (default 10 s). */
   restoreWaitMs?: number;
+  /** The largest file the owner may send, bytes (default 100 MB; node flag `--max-file-mb`). */
+  maxFileBytes?: number;
 }
 
 /** What {@link Messenger.createAccount} takes. */
@@ -106,6 +109,7 @@ export class Messenger {
   readonly #dir: string;
   readonly #log: Logger;
   readonly #restoreWaitMs: number;
+  readonly #maxFileBytes: number | undefined;
   #sync: ConfigSync | null = null;
 
   private constructor(vault: ClientVault, dir: string, options: MessengerOptions) {
@@ -115,6 +119,7 @@ export class Messenger {
     this.#nodes = options.nodes;
     this.#log = options.log ?? silentLogger;
     this.#restoreWaitMs = options.restoreWaitMs ?? 10_000;
+    this.#maxFileBytes = options.maxFileBytes;
   }
 
   /**
@@ -323,6 +328,14 @@ export class Messenger {
     return this.#chat!;
   }
 
+  /**
+   * The owner's groups (docs/PROTOCOL.md §14), while unlocked.
+   * @throws {HearthError} `locked` while locked; `not_found` when there is no account yet
+   */
+  groups(): GroupService {
+    return this.chat().groups();
+  }
+
   async #startChat(): Promise<void> {
     if (this.#chat || !this.#keys) return;
     this.#chat = await ChatService.start({
@@ -330,6 +343,7 @@ export class Messenger {
       keys: this.#keys,
       clock: this.#clock,
       log: this.#log.child("chat"),
+      ...(this.#maxFileBytes !== undefined ? { maxFileBytes: this.#maxFileBytes } : {}),
       ...(this.#nodes ? { nodes: this.#nodes, guardFile: `${this.#dir}/guard.json` } : {}),
     });
   }
@@ -363,6 +377,8 @@ export class Messenger {
   async #afterRestore(sync: ConfigSync): Promise<void> {
     if (this.#sync !== sync || !this.#keys) return;
     await this.#loadProfile();
+    // Groups the config brought back resume polling and fetch their keys.
+    await this.#chat?.groups().resume();
   }
 
   /** Keep the display name and whether there is an avatar in step with the account row. */

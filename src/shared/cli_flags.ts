@@ -18,6 +18,8 @@ export interface CliOptions {
   rateLimit: { ratePerSecond: number; burst: number } | null;
   logLevel: LogLevel;
   localNet: boolean;
+  /** The largest file the owner may send, MB (10^6 bytes); undefined: the default (100). */
+  maxFileMb: number | undefined;
   help: boolean;
   version: boolean;
 }
@@ -44,6 +46,7 @@ Usage: hearth [flags]
   --rate-limit R:B|off    per-peer requests/s and burst on the relay port (default 300:600)
   --log-level LEVEL       debug, info, warn or error (default info)
   --no-local-net          never start the embedded local network of helper relays
+  --max-file-mb N         the largest file the owner may send, MB (default 100, at most 500)
   --help                  print this help
   --version               print the version`;
 
@@ -76,6 +79,7 @@ export function parseFlags(args: readonly string[]): CliOptions {
     rateLimit: { ratePerSecond: 300, burst: 600 },
     logLevel: "info",
     localNet: true,
+    maxFileMb: undefined,
     help: false,
     version: false,
   };
@@ -142,6 +146,14 @@ export function parseFlags(args: readonly string[]): CliOptions {
           );
         }
         out.logLevel = v;
+        break;
+      }
+      case "--max-file-mb": {
+        const v = value();
+        if (!/^\d{1,3}$/.test(v) || Number(v) < 1 || Number(v) > 500) {
+          throw new FlagError(`--max-file-mb: expected 1 to 500: ${JSON.stringify(v)}`);
+        }
+        out.maxFileMb = Number(v);
         break;
       }
       case "--no-local-net":

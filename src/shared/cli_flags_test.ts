@@ -10,6 +10,7 @@ Deno.test("parseFlags gives the documented defaults", () => {
   assertEquals(o.powBits, 20);
   assertEquals(o.rateLimit, { ratePerSecond: 300, burst: 600 });
   assertEquals(o.localNet, true);
+  assertEquals(o.maxFileMb, undefined);
 });
 
 Deno.test("parseFlags reads every flag, repeated seeds and --flag=value", () => {
@@ -31,6 +32,8 @@ Deno.test("parseFlags reads every flag, repeated seeds and --flag=value", () => 
     "--log-level",
     "debug",
     "--no-local-net",
+    "--max-file-mb",
+    "250",
   ]);
   assertEquals(o.dataDir, "/tmp/x");
   assertEquals(o.listen, { host: "127.0.0.1", port: 0 });
@@ -41,6 +44,7 @@ Deno.test("parseFlags reads every flag, repeated seeds and --flag=value", () => 
   assertEquals(o.rateLimit, null);
   assertEquals(o.logLevel, "debug");
   assertEquals(o.localNet, false);
+  assertEquals(o.maxFileMb, 250);
 });
 
 Deno.test("parseFlags refuses unknown flags and bad values with one-line errors", () => {
@@ -57,6 +61,9 @@ Deno.test("parseFlags refuses unknown flags and bad values with one-line errors"
     ["--rate-limit", "10"],
     ["--rate-limit", "0:5"],
     ["--log-level", "loud"],
+    ["--max-file-mb", "0"],
+    ["--max-file-mb", "501"],
+    ["--max-file-mb", "1.5"],
     ["--data-dir", " "],
     ["--web", "0.0.0.0:7080"],
     ["--web", "192.168.1.2:7080"],

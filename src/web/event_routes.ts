@@ -110,6 +110,10 @@ function eventData(event: ChatEvent): unknown {
       return event.conversation;
     case "typing":
       return { conversationId: event.conversationId, active: event.active };
+    case "attachment":
+      return event.attachment;
+    case "group":
+      return event.group;
     case "locked":
       return { state: "locked" };
   }

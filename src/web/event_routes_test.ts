@@ -108,15 +108,19 @@ Deno.test("GET /api/events streams received messages, requests and status change
 Deno.test("the event stream sends keep-alives, and drops a client that falls behind", async () => {
   await withWebApp(async ({ messenger }) => {
     await messenger.createAccount({ passphrase: TEST_PASSPHRASE });
-    const app = new Hono();
-    app.route("/", eventRoutes({ messenger, log: quietLog, keepAliveMs: 20, maxQueue: 2 }));
-    app.onError((err, c) =>
-      c.json((err as HearthError).toJSON(), (err as HearthError).status as 400)
-    );
+    // The live client gets room to lag on a loaded machine; the stalled one overflows at 2.
+    const appOf = (maxQueue: number) => {
+      const app = new Hono();
+      app.route("/", eventRoutes({ messenger, log: quietLog, keepAliveMs: 20, maxQueue }));
+      app.onError((err, c) =>
+        c.json((err as HearthError).toJSON(), (err as HearthError).status as 400)
+      );
+      return app;
+    };
     const chat = messenger.chat();
 
-    const live = new SseReader((await app.request("/api/events")).body!);
-    const stalled = new SseReader((await app.request("/api/events")).body!);
+    const live = new SseReader((await appOf(1_000).request("/api/events")).body!);
+    const stalled = new SseReader((await appOf(2).request("/api/events")).body!);
     try {
       const deadline = Date.now() + WAIT_MS;
       while (live.comments < 3 && Date.now() < deadline) {
@@ -151,6 +155,7 @@ Deno.test("sseFrame: each event type carries its data", () => {
     deleted: false,
     expiresAt: null,
     encryption: "local" as const,
+    attachments: [],
   };
   const contact = {
     accountId: "hearth1y",
@@ -169,6 +174,7 @@ Deno.test("sseFrame: each event type carries its data", () => {
     muted: true,
   };
   const status = { id: "b".repeat(32), conversationId: "hearth1y", status: "read" as const };
+  const progress = { id: "d".repeat(32), state: "uploading" as const, done: 65_536, total: 1e6 };
   const cases: [ChatEvent, unknown][] = [
     [{ type: "message", message }, message],
     [{ type: "update", message }, message],
@@ -184,6 +190,7 @@ Deno.test("sseFrame: each event type carries its data", () => {
       conversationId: "hearth1y",
       active: true,
     }],
+    [{ type: "attachment", attachment: progress }, progress],
     [{ type: "locked" }, { state: "locked" }],
   ];
   for (const [event, data] of cases) {

@@ -7,7 +7,10 @@
  */
 import { Hono } from "hono";
 import { normalizeAccountId } from "../client/account/mod.ts";
+import { looksLikeGroupId, normalizeGroupId } from "../client/groups/group_id.ts";
 import type { Messenger } from "../client/messenger.ts";
+import type { MessageView } from "../client/messages/chat_views.ts";
+import { MAX_ATTACHMENTS } from "../client/attachments/attachment_ref.ts";
 import {
   type ConversationPatch,
   type DeleteScope,
@@ -96,12 +99,37 @@ export function messageRoutes(deps: MessageRoutesDeps): Hono {
   app.post("/api/messages", async (c) => {
     const chat = messenger.chat();
     const body = await readJsonObject(c.req.raw, MAX_MESSAGE_BODY_BYTES);
-    const to = conversationParam(requiredText(body, "to"));
-    const text = messageText(body);
+    const rawTo = requiredText(body, "to");
+    const attachments = attachmentIds(body);
+    const voice = booleanField(body, "voice") === true;
+    if (voice && attachments.length !== 1) {
+      throw new HearthError("bad_request", "voice needs exactly one attachment");
+    }
+    const text = attachments.length > 0 && (body.text === undefined || body.text === "")
+      ? ""
+      : messageText(body);
     const replyTo = optionalText(body, "replyTo");
     if (replyTo !== undefined) checkMessageId(replyTo, "replyTo");
-    const message = await chat.send(to, text, replyTo === undefined ? {} : { replyTo });
-    log.debug("message.queued", { reply: replyTo !== undefined });
+    const options = {
+      ...(replyTo === undefined ? {} : { replyTo }),
+      ...(attachments.length > 0 ? { attachments } : {}),
+      ...(voice ? { voice } : {}),
+    };
+    let message: MessageView;
+    const toGroup = looksLikeGroupId(rawTo);
+    if (toGroup) {
+      message = await messenger.groups().send(normalizeGroupId(rawTo), {
+        ...(text === "" ? {} : { text }),
+        ...options,
+      });
+    } else {
+      message = await chat.send(conversationParam(rawTo), text, options);
+    }
+    log.debug("message.queued", {
+      reply: replyTo !== undefined,
+      files: attachments.length,
+      group: toGroup,
+    });
     return c.json(message, 201);
   });
 
@@ -147,14 +175,38 @@ export function messageRoutes(deps: MessageRoutesDeps): Hono {
 }
 
 /**
- * A conversation id as the chat keys it: "self", or an Account ID in its
- * canonical (lower-case) form.
+ * A conversation id as the chat keys it: "self", a Group ID (`hearthg1…`,
+ * PROTOCOL §14) or an Account ID, in its canonical (lower-case) form.
  * @param value a path segment or body field
  * @returns the id
- * @throws {HearthError} `bad_account_id` for anything else
+ * @throws {HearthError} `bad_request` for a malformed Group ID; `bad_account_id` for
+ *   anything else
  */
 export function conversationParam(value: string): string {
-  return value === "self" ? value : normalizeAccountId(value);
+  if (value === "self") return value;
+  return looksLikeGroupId(value) ? normalizeGroupId(value) : normalizeAccountId(value);
+}
+
+/**
+ * The `attachments` field of a send: absent, or 1 … 10 file ids, each once.
+ * @throws {HearthError} `bad_request` for anything else; `too_large` over 10
+ */
+function attachmentIds(body: Record<string, unknown>): string[] {
+  const value = body.attachments;
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) throw new HearthError("bad_request", "attachments must be an array");
+  if (value.length > MAX_ATTACHMENTS) {
+    throw new HearthError("too_large", `At most ${MAX_ATTACHMENTS} attachments`);
+  }
+  for (const id of value) {
+    if (typeof id !== "string" || !/^[0-9a-f]{32}$/.test(id)) {
+      throw new HearthError("bad_request", "attachments must be file ids");
+    }
+  }
+  if (new Set(value).size !== value.length) {
+    throw new HearthError("bad_request", "attachments repeats a file");
+  }
+  return value as string[];
 }
 
 function checkMessageId(value: string, name: string): string {

@@ -11,9 +11,11 @@ import type { Messenger } from "../client/messenger.ts";
 import { HearthError } from "../shared/errors.ts";
 import type { Logger } from "../shared/log.ts";
 import { accountRoutes } from "./account_routes.ts";
+import { attachmentRoutes } from "./attachment_routes.ts";
 import { bearerAuth, hostCheck } from "./auth.ts";
 import { contactRoutes } from "./contact_routes.ts";
 import { eventRoutes } from "./event_routes.ts";
+import { groupRoutes } from "./group_routes.ts";
 import { messageRoutes } from "./message_routes.ts";
 import { settingsRoutes } from "./settings_routes.ts";
 import { UnlockLimiter } from "./unlock_limiter.ts";
@@ -77,9 +79,11 @@ export function webApp(options: WebAppOptions): Hono {
   const limiter = new UnlockLimiter(options.clock ? { clock: options.clock } : {});
   app.route("/", accountRoutes({ messenger, limiter, log: log.child("account") }));
   app.route("/", messageRoutes({ messenger, log: log.child("messages") }));
+  app.route("/", attachmentRoutes({ messenger, log: log.child("files") }));
   app.route("/", contactRoutes({ messenger, log: log.child("contacts") }));
   app.route("/", settingsRoutes({ messenger, log: log.child("settings") }));
   app.route("/", eventRoutes({ messenger, log: log.child("events") }));
+  app.route("/", groupRoutes({ messenger, log: log.child("groups") }));
 
   app.notFound((c) => c.json(new HearthError("not_found", "No such route").toJSON(), 404));
   app.onError((err, c) => {

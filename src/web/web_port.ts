@@ -24,6 +24,8 @@ export interface WebPortOptions {
   nodes?: MessengerOptions["nodes"];
   /** scrypt's cost for new passphrase keys (tests). */
   kdfParams?: MessengerOptions["kdfParams"];
+  /** The largest file the owner may send, bytes (default 100 MB). */
+  maxFileBytes?: number;
 }
 
 /** A running web port. */
@@ -50,6 +52,7 @@ export async function startWebPort(options: WebPortOptions): Promise<WebPort> {
   const messenger = await Messenger.open(options.dataDir, {
     ...(options.kdfParams ? { kdfParams: options.kdfParams } : {}),
     ...(options.nodes ? { nodes: options.nodes } : {}),
+    ...(options.maxFileBytes !== undefined ? { maxFileBytes: options.maxFileBytes } : {}),
     log: options.log.child("messenger"),
   });
   let hosts: string[] = [];

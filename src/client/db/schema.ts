@@ -334,6 +334,11 @@ export interface AttachmentChunksTable {
   idx: number;
   /** The chunk's plaintext (the last may be short). */
   data: Blob;
+  /**
+   * The owner's files: the key of the chunk's sealed bytes once a swarm
+   * acknowledged them (null until then, so a retried upload sends only the rest).
+   */
+  chunk_key: ColumnType<ArrayBuffer | null, Uint8Array | null | undefined, Uint8Array | null>;
 }
 
 /** Where the owner stands in a group. */
@@ -381,8 +386,40 @@ export interface GroupKeysTable {
   created_at: number;
 }
 
+/** What a group outbox row stores: a message (ns 11), a state record (ns 13) or revocations (ns 14). */
+export type GroupOutboxKind = "message" | "state" | "revoke";
+
+/**
+ * Group items waiting for the group's swarm to acknowledge them; retried
+ * with backoff, in queue order per group (docs/PROTOCOL.md §14).
+ */
+export interface GroupOutboxTable {
+  /** A local id. */
+  id: string;
+  /** `groups.id`. */
+  group_id: string;
+  /** See {@link GroupOutboxKind}. */
+  kind: GroupOutboxKind;
+  /** The message it carries (`messages.id`), or null. */
+  message_id: string | null;
+  /** The sealed item, ready to store (retries resend the same bytes). */
+  data: Blob;
+  /** The swarm TTL, ms. */
+  ttl_ms: number;
+  /** When it was queued (order, and giving up). */
+  created_at: number;
+  /** Attempts so far. */
+  attempts: Generated<number>;
+  /** Not before this time: the backoff. */
+  next_attempt_at: number;
+  /** The error code of the last failed attempt, or null. */
+  last_error: string | null;
+}
+
 /** The client database's tables. */
 export interface ClientDb {
+  /** Group items waiting to be stored. */
+  group_outbox: GroupOutboxTable;
   /** Files sent and received. */
   attachments: AttachmentsTable;
   /** Files' plaintext chunks. */
@@ -586,6 +623,7 @@ export const clientMigrations: readonly Migration[] = [
         attachment_id TEXT NOT NULL,
         idx INTEGER NOT NULL,
         data BLOB NOT NULL,
+        chunk_key BLOB,
         PRIMARY KEY (attachment_id, idx)
       ) WITHOUT ROWID`.execute(db);
     },
@@ -615,6 +653,19 @@ export const clientMigrations: readonly Migration[] = [
         created_at INTEGER NOT NULL,
         PRIMARY KEY (group_id, generation)
       ) WITHOUT ROWID`.execute(db);
+      await sql`CREATE TABLE group_outbox (
+        id TEXT PRIMARY KEY,
+        group_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        message_id TEXT,
+        data BLOB NOT NULL,
+        ttl_ms INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        last_error TEXT
+      )`.execute(db);
+      await sql`CREATE INDEX group_outbox_due ON group_outbox (group_id, created_at)`.execute(db);
     },
   },
 ];

@@ -39,6 +39,7 @@ import {
 import { contentFromJson, isMessageId, newMessageId } from "./content.ts";
 import { markConversationRead } from "./read_marks.ts";
 import { readSettings } from "./settings.ts";
+import { looksLikeGroupId, normalizeGroupId } from "../groups/group_id.ts";
 
 /** What the owner's actions need from the running chat. */
 export interface ChatContext {
@@ -77,11 +78,13 @@ export class ChatActions {
 
   /**
    * The conversation an id names: "self" for "self" or the owner's own
-   * Account ID, else the peer's Account ID in its canonical form.
+   * Account ID, a Group ID (`hearthg1…`) in its canonical form, else the
+   * peer's Account ID in its canonical form.
    * @throws {HearthError} `bad_account_id` for anything else
    */
   conversationId(id: string): string {
     if (id === "self") return id;
+    if (looksLikeGroupId(id)) return normalizeGroupId(id);
     const canonical = normalizeAccountId(id);
     return canonical === this.#keys.accountId ? "self" : canonical;
   }
@@ -99,7 +102,11 @@ export class ChatActions {
   ): Promise<MessageView[]> {
     const conversationId = this.conversationId(id);
     const access = await conversationAccess(this.#db, conversationId);
-    if (access?.exists) {
+    if (looksLikeGroupId(conversationId)) {
+      // A group's messages are marked read; no receipts go to groups.
+      const { timerStarted } = await markConversationRead(this.#db, conversationId, this.#clock());
+      for (const changed of timerStarted) await this.emitUpdate(changed);
+    } else if (access?.exists) {
       const { read, timerStarted } = await markConversationRead(
         this.#db,
         conversationId,

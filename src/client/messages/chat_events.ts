@@ -7,7 +7,9 @@
  * @module
  */
 import type { MessageStatus } from "../db/schema.ts";
+import type { AttachmentProgress } from "../attachments/attachment_service.ts";
 import type { ContactView, ConversationView, MessageView } from "./chat_views.ts";
+import type { GroupView } from "../groups/group_rows.ts";
 
 /** A message's status change. */
 export interface StatusChange {
@@ -37,6 +39,10 @@ export type ChatEvent =
   | { type: "conversation"; conversation: ConversationView }
   /** The peer is typing (active) or stopped; a UI drops `active` after 15 s without a refresh. */
   | { type: "typing"; conversationId: string; active: boolean }
+  /** A file's transfer progressed (at most every 250 ms per file) or changed state. */
+  | { type: "attachment"; attachment: AttachmentProgress }
+  /** A group changed: an invitation, joining, leaving, removal, its members, name or picture. */
+  | { type: "group"; group: GroupView }
   /** The client database was locked: the stream ends. */
   | { type: "locked" };
 

@@ -11,35 +11,56 @@ import type { ChatActions, ChatContext } from "./chat_actions.ts";
 import { checkText, outgoingTimer } from "./chat_rules.ts";
 import { conversationTimer, profileFor, queueOutgoing } from "./chat_store.ts";
 import type { MessageView } from "./chat_views.ts";
-import { isMessageId, type MessageContent, newMessageId } from "./content.ts";
+import { isMessageId, newMessageId } from "./content.ts";
 import { contactState } from "./incoming_store.ts";
+import type { AttachmentService } from "../attachments/attachment_service.ts";
+import { fitThumbnails } from "../attachments/content_fit.ts";
+import { inTx } from "../db/transaction.ts";
+
+/** What {@link TextSender.send} takes besides the text. */
+export interface SendOptions {
+  /** The id of a message of the same conversation. */
+  replyTo?: string;
+  /** The owner's files to carry (1 … 10 ids from `POST /api/attachments`). */
+  attachments?: string[];
+  /** The one file is a voice clip (it must be audio). */
+  voice?: boolean;
+}
 
 /** Sends the owner's texts; one per running chat. */
 export class TextSender {
   readonly #chat: ChatContext;
   readonly #actions: ChatActions;
+  readonly #files: AttachmentService;
 
-  /** Create the sender of a chat; `actions` resolves conversation ids. */
-  constructor(chat: ChatContext, actions: ChatActions) {
+  /** Create the sender of a chat; `actions` resolves conversation ids, `files` gives manifests. */
+  constructor(chat: ChatContext, actions: ChatActions, files: AttachmentService) {
     this.#chat = chat;
     this.#actions = actions;
+    this.#files = files;
   }
 
   /**
    * Send a text (see {@link ChatService.send}): Note to Self is kept
    * locally, anything else is sealed (starting a session when there is
    * none) and queued for the outbox worker.
+   * With files, the text may be empty; they must be uploaded first, so this
+   * waits for their uploads (Note to Self keeps them locally).
    * @param options.replyTo the id of a message of the same conversation
    * @returns the message as stored
    * @throws {HearthError} `bad_account_id`; `bad_request` for an empty text or a malformed
-   *   `replyTo`; `too_large` over 10,000 characters; `not_found` for an
-   *   unknown `replyTo`; `conflict` when it was deleted, or the peer is blocked
+   *   `replyTo`, or `voice` without one audio file; `too_large` over 10,000 characters;
+   *   `not_found` for an unknown `replyTo`; `conflict` when it was deleted, the peer is
+   *   blocked, or a file is unknown or sent already; `unavailable` when a file's upload failed
    */
-  async send(to: string, text: string, options: { replyTo?: string } = {}): Promise<MessageView> {
+  async send(to: string, text: string, options: SendOptions = {}): Promise<MessageView> {
     const { db, keys, clock, sealer } = this.#chat;
     const conversationId = this.#actions.conversationId(to);
     const self = conversationId === "self";
-    const checked = checkText(text);
+    const files = options.attachments ?? [];
+    if (files.length > 10) throw new HearthError("too_large", "At most 10 files per message");
+    const checked = files.length > 0 && text === "" ? "" : checkText(text);
+    if (options.voice) await this.#checkVoice(files);
     if (options.replyTo !== undefined) {
       await this.#checkReplyTo(conversationId, options.replyTo);
     }
@@ -64,18 +85,33 @@ export class TextSender {
         : {}),
       ...(version !== undefined ? { profileSent: version } : {}),
     };
+    const attach = async (tx: typeof db) => {
+      if (files.length === 0) return;
+      await this.#files.attachTo(tx, id, files);
+      if (options.voice) {
+        await tx.updateTable("attachments").set({ voice: 1 }).where("id", "=", files[0]!)
+          .execute();
+      }
+    };
     let stored: MessageView;
     if (self) {
-      stored = await queueOutgoing(db, message, clock());
+      await this.#files.checkLocal(files);
+      stored = await inTx(db, async (tx) => {
+        await attach(tx);
+        return await queueOutgoing(tx, message, clock());
+      });
     } else {
-      const content: MessageContent = {
+      const refs = files.length > 0 ? await this.#files.refsFor(files) : undefined;
+      const content = fitThumbnails({
         type: "text",
         id,
         text: checked,
         ...(options.replyTo !== undefined ? { replyTo: options.replyTo } : {}),
+        ...(refs ? { attachments: refs } : {}),
+        ...(options.voice ? { voice: true as const } : {}),
         ...(timer.expiresIn !== undefined ? { expiresIn: timer.expiresIn, mode: timer.mode } : {}),
         ...(profile ? { profile } : {}),
-      };
+      });
       stored = await sealer.sealInto(
         conversationId,
         content,
@@ -83,13 +119,29 @@ export class TextSender {
           sentAt,
           handshake: true,
         },
-        (tx, item, encryption) =>
-          queueOutgoing(tx, { ...message, envelope: item.envelope, encryption }, clock()),
+        async (tx, item, encryption) => {
+          await attach(tx);
+          return await queueOutgoing(
+            tx,
+            { ...message, envelope: item.envelope, encryption },
+            clock(),
+          );
+        },
       );
     }
     this.#chat.emit({ type: "message", message: stored });
     this.#chat.kick();
     return stored;
+  }
+
+  /**
+   * Check that a voice clip is one audio file.
+   * @throws {HearthError} `bad_request` otherwise; `not_found` for an unknown file
+   */
+  async #checkVoice(files: readonly string[]): Promise<void> {
+    if (files.length !== 1 || !(await this.#files.view(files[0]!)).type.startsWith("audio/")) {
+      throw new HearthError("bad_request", "A voice message is one audio file");
+    }
   }
 
   /**

@@ -29,8 +29,10 @@ import { ChatActions, type ChatContext } from "./chat_actions.ts";
 import { ChatContacts, type RequestAction } from "./chat_contacts.ts";
 import type { ConversationPatch, DeleteScope } from "./chat_rules.ts";
 import { ChatSealer } from "./chat_sealer.ts";
-import { TextSender } from "./chat_send.ts";
+import { type SendOptions, TextSender } from "./chat_send.ts";
+import { AttachmentService } from "../attachments/attachment_service.ts";
 import { type ChatEvent, ChatEvents, type ChatSubscription } from "./chat_events.ts";
+import { GroupService } from "../groups/group_service.ts";
 import {
   type ContactView,
   type ConversationView,
@@ -76,6 +78,8 @@ export interface ChatServiceOptions {
   log?: Logger;
   /** Current time, ms (default Date.now). */
   clock?: () => number;
+  /** The largest file the owner may send, bytes (default 100 MB). */
+  maxFileBytes?: number;
 }
 
 /** The owner's 1:1 messaging, running while unlocked. */
@@ -94,6 +98,8 @@ export class ChatService {
   readonly #sender: TextSender;
   readonly #contacts: ChatContacts;
   readonly #sealer: ChatSealer;
+  readonly #files: AttachmentService;
+  readonly #groups: GroupService;
 
   private constructor(options: ChatServiceOptions, paths?: PathManager) {
     this.#db = options.db;
@@ -141,7 +147,27 @@ export class ChatService {
       sealer: this.#sealer,
     };
     this.#actions = new ChatActions(chat);
-    this.#sender = new TextSender(chat, this.#actions);
+    this.#files = new AttachmentService({
+      db: this.#db,
+      ...(paths ? { network: swarm } : {}),
+      clock: this.#clock,
+      log: log.child("files"),
+      onProgress: (attachment) => emit({ type: "attachment", attachment }),
+      ...(options.maxFileBytes !== undefined ? { maxFileBytes: options.maxFileBytes } : {}),
+    });
+    this.#sender = new TextSender(chat, this.#actions, this.#files);
+    this.#groups = new GroupService({
+      db: this.#db,
+      keys: this.#keys,
+      clock: this.#clock,
+      swarm,
+      ...(paths && options.nodes ? { nodes: options.nodes } : {}),
+      emit,
+      sendDirect: (to, content) => this.#sealer.queueControl(to, content),
+      nextSentAt: () => this.#sealer.nextSentAt(),
+      attachments: this.#files,
+      log: log.child("groups"),
+    });
     this.#contacts = new ChatContacts(chat);
     this.#worker = new OutboxWorker(this.#db, swarm, {
       clock: this.#clock,
@@ -162,6 +188,7 @@ export class ChatService {
         if (request) this.#contacts.emitRequest(message.sender);
       },
       onEvent: (event) => emit(event),
+      onGroupInvite: (tx, invite) => this.#groups.acceptInvite(tx, invite),
     });
     this.#sweeper = new ExpirySweeper(this.#db, {
       clock: this.#clock,
@@ -186,11 +213,13 @@ export class ChatService {
       : undefined;
     const chat = new ChatService(options, paths);
     await chat.#sessions.prune();
+    await chat.#files.start();
     chat.#sweeper.start();
     if (paths) {
       chat.#worker.start();
       chat.#receiver.start();
       chat.#publisher?.start();
+      await chat.#groups.start();
     }
     return chat;
   }
@@ -210,10 +239,12 @@ export class ChatService {
     this.#events.close();
     this.#sessions.stop();
     await Promise.all([
+      this.#files.stop(),
       this.#worker.stop(),
       this.#receiver.stop(),
       this.#sweeper.stop(),
       this.#publisher?.stop(),
+      this.#groups.stop(),
     ]);
     await this.#paths?.flush().catch(() => {});
   }
@@ -227,13 +258,22 @@ export class ChatService {
    * text is sealed alone (`encryption: "sealed"`). The owner's profile
    * rides along (the avatar once per profile version and peer), and the
    * conversation's disappearing timer applies.
+   * With `attachments` (ids of the owner's files, see {@link attachments})
+   * the text may be "", and the send waits until the files are uploaded;
+   * `voice` marks the one audio file a voice clip.
    * @param options.replyTo the id of a message of the same conversation
    * @throws {HearthError} `bad_account_id`; `bad_request` for an empty text or a malformed
    *   `replyTo`; `too_large` over 10,000 characters; `not_found` for an
-   *   unknown `replyTo`; `conflict` when it was deleted, or the peer is blocked
+   *   unknown `replyTo`; `conflict` when it was deleted, the peer is blocked, or a
+   *   file is unknown or sent already; `unavailable` when a file's upload failed
    */
-  send(to: string, text: string, options: { replyTo?: string } = {}): Promise<MessageView> {
+  send(to: string, text: string, options: SendOptions = {}): Promise<MessageView> {
     return this.#sender.send(to, text, options);
+  }
+
+  /** The owner's files: adding, uploading, downloading and reading them (docs/PROTOCOL.md §13). */
+  attachments(): AttachmentService {
+    return this.#files;
   }
 
   /**
@@ -284,6 +324,11 @@ export class ChatService {
   /** Every known peer but pending requests: contacts, blocked and declined. */
   contacts(): Promise<ContactView[]> {
     return this.#contacts.contacts();
+  }
+
+  /** The owner's groups (docs/PROTOCOL.md §14). */
+  groups(): GroupService {
+    return this.#groups;
   }
 
   /** The onion paths, or null when the messenger has no directory. */

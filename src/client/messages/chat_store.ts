@@ -12,6 +12,7 @@
  */
 import type { Kysely } from "kysely";
 import { inTx } from "../db/transaction.ts";
+import { removeAttachmentsOf } from "../attachments/attachment_rows.ts";
 import { HearthError } from "../../shared/errors.ts";
 import { sniffAvatarType } from "../account/mod.ts";
 import type {
@@ -485,6 +486,7 @@ export async function deleteOwnForEveryone(
       .executeTakeFirst();
     if (Number(res.numUpdatedRows) === 0) return false;
     await tx.deleteFrom("reactions").where("message_id", "=", messageId).execute();
+    await removeAttachmentsOf(tx, [messageId]);
     await tx.deleteFrom("outbox").where("message_id", "=", messageId).execute();
     if (options.queue) {
       await insertOutbox(tx, options.queue, {

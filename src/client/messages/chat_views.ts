@@ -5,7 +5,15 @@
  */
 import type { Kysely } from "kysely";
 import { HearthError } from "../../shared/errors.ts";
-import type { ClientDb, ContactState, DisappearingMode, MessageStatus } from "../db/schema.ts";
+import { type AttachmentView, attachmentViews } from "../attachments/attachment_rows.ts";
+import type {
+  ClientDb,
+  ContactState,
+  ConversationKind,
+  DisappearingMode,
+  GroupState,
+  MessageStatus,
+} from "../db/schema.ts";
 
 /** The message a reply quotes, as the reply shows it. */
 export interface QuoteView {
@@ -55,23 +63,26 @@ export interface MessageView {
   expiresAt: number | null;
   /** How it travelled; see {@link MessageEncryption}. */
   encryption: MessageEncryption;
+  /** Its files, in order (docs/PROTOCOL.md §13); empty for none. */
+  attachments: AttachmentView[];
 }
 
 /**
  * How a message travelled: `session` (a forward-secret double-ratchet
  * session), `sealed` (the sealed envelope alone: no session could be made,
  * e.g. the peer has published no prekey bundle), or `local` (Note to Self,
- * which never leaves the node).
+ * which never leaves the node), or `group` (a group message, under the
+ * group key, docs/PROTOCOL.md §14).
  */
-export type MessageEncryption = "session" | "sealed" | "local";
+export type MessageEncryption = "session" | "sealed" | "local" | "group";
 
 /** A conversation as the owner API lists it. */
 export interface ConversationView {
-  /** The peer's Account ID, or "self". */
+  /** The peer's Account ID, "self", or a Group ID (`hearthg1…`). */
   id: string;
-  /** `1:1` or `self`. */
-  kind: "1:1" | "self";
-  /** The peer's display name, or null. */
+  /** `1:1`, `self` or `group`. */
+  kind: ConversationKind;
+  /** The peer's display name, the group's name, or null. */
   displayName: string | null;
   /** The newest message, or null. */
   lastMessage: MessageView | null;
@@ -158,7 +169,8 @@ export function bodyText(bodyJson: string): string {
  */
 export function messageView(
   r: MessageRow,
-  more: { reactions?: ReactionView[]; quote?: QuoteView | null } = {},
+  more: { reactions?: ReactionView[]; quote?: QuoteView | null; attachments?: AttachmentView[] } =
+    {},
 ): MessageView {
   return {
     id: r.id,
@@ -176,7 +188,12 @@ export function messageView(
     editedAt: r.edited_at,
     deleted: r.deleted === 1,
     expiresAt: r.expires_at,
-    encryption: r.conversation_id === "self" ? "local" : r.encryption,
+    attachments: r.deleted ? [] : more.attachments ?? [],
+    encryption: r.conversation_id === "self"
+      ? "local"
+      : r.conversation_id.startsWith("hearthg1")
+      ? "group"
+      : r.encryption,
   };
 }
 
@@ -195,6 +212,7 @@ export async function loadMessageViews(
     list.push({ sender: r.sender, emoji: r.emoji });
     byMessage.set(r.message_id, list);
   }
+  const files = await attachmentViews(db, ids);
   const quotedIds = [...new Set(rows.flatMap((r) => r.reply_to === null ? [] : [r.reply_to]))];
   const quoted = quotedIds.length === 0 ? [] : await db.selectFrom("messages")
     .select(["id", "conversation_id", "sender", "body_json"])
@@ -205,6 +223,7 @@ export async function loadMessageViews(
       : quoted.find((m) => m.id === r.reply_to && m.conversation_id === r.conversation_id);
     return messageView(r, {
       reactions: byMessage.get(r.id) ?? [],
+      attachments: files.get(r.id) ?? [],
       ...(q ? { quote: { id: q.id, sender: q.sender, text: bodyText(q.body_json) } } : {}),
     });
   });
@@ -267,11 +286,18 @@ const CONVERSATION_COLUMNS = [
   "conversations.disappearing_seconds as seconds",
   "conversations.muted as muted",
   "contacts.display_name as name",
+  "groups.name as group_name",
+  "groups.state as group_state",
 ] as const;
+
+/** The group states whose conversations show: the owner is in, or was (history stays). */
+const SHOWN_GROUP_STATES: readonly GroupState[] = ["joined", "left", "removed"];
 
 type ConversationRow = {
   id: string;
-  kind: "1:1" | "self";
+  kind: ConversationKind;
+  group_name: string | null;
+  group_state: GroupState | null;
   unread: number;
   mode: DisappearingMode;
   seconds: number;
@@ -286,7 +312,7 @@ async function conversationView(db: Db, r: ConversationRow): Promise<Conversatio
   return {
     id: r.id,
     kind: r.kind,
-    displayName: r.name ?? null,
+    displayName: r.kind === "group" ? r.group_name : r.name ?? null,
     lastMessage: last ? (await loadMessageViews(db, [last]))[0]! : null,
     unreadCount: r.unread,
     disappearing: { mode: r.mode, seconds: r.mode === "off" ? 0 : r.seconds },
@@ -298,9 +324,17 @@ async function conversationView(db: Db, r: ConversationRow): Promise<Conversatio
 export async function listConversations(db: Db): Promise<ConversationView[]> {
   const rows = await db.selectFrom("conversations")
     .leftJoin("contacts", "contacts.account_id", "conversations.id")
+    .leftJoin("groups", "groups.id", "conversations.id")
     .select(CONVERSATION_COLUMNS)
     .where((eb) =>
-      eb.or([eb("conversations.kind", "=", "self"), eb("contacts.state", "=", "contact")])
+      eb.or([
+        eb("conversations.kind", "=", "self"),
+        eb("contacts.state", "=", "contact"),
+        eb.and([
+          eb("conversations.kind", "=", "group"),
+          eb("groups.state", "in", SHOWN_GROUP_STATES),
+        ]),
+      ])
     )
     .orderBy("conversations.last_message_at", "desc").execute();
   const out: ConversationView[] = [];
@@ -315,9 +349,16 @@ export async function listConversations(db: Db): Promise<ConversationView[]> {
 export async function conversationById(db: Db, id: string): Promise<ConversationView | undefined> {
   const r = await db.selectFrom("conversations")
     .leftJoin("contacts", "contacts.account_id", "conversations.id")
+    .leftJoin("groups", "groups.id", "conversations.id")
     .select([...CONVERSATION_COLUMNS, "contacts.state as state"])
     .where("conversations.id", "=", id).executeTakeFirst();
-  if (!r || (r.kind !== "self" && r.state !== "contact" && r.state !== "request")) return undefined;
+  if (!r) return undefined;
+  if (r.kind === "group") {
+    return r.group_state && SHOWN_GROUP_STATES.includes(r.group_state)
+      ? await conversationView(db, r)
+      : undefined;
+  }
+  if (r.kind !== "self" && r.state !== "contact" && r.state !== "request") return undefined;
   return await conversationView(db, r);
 }
 
@@ -337,7 +378,8 @@ export async function listMessages(
     "contacts",
     "contacts.account_id",
     "conversations.id",
-  ).select(["conversations.kind as kind", "contacts.state as state"])
+  ).leftJoin("groups", "groups.id", "conversations.id")
+    .select(["conversations.kind as kind", "contacts.state as state", "groups.state as group"])
     .where("conversations.id", "=", conversationId).executeTakeFirst();
   if (!conv) {
     // Note to Self before the first note, and a contact with no messages yet
@@ -347,7 +389,10 @@ export async function listMessages(
       .where("account_id", "=", conversationId).executeTakeFirst();
     if (contact?.state === "contact") return [];
   }
-  if (!conv || (conv.kind !== "self" && conv.state !== "contact" && conv.state !== "request")) {
+  const shown = conv?.kind === "group"
+    ? conv.group !== null && SHOWN_GROUP_STATES.includes(conv.group)
+    : conv && (conv.kind === "self" || conv.state === "contact" || conv.state === "request");
+  if (!conv || !shown) {
     throw new HearthError("not_found", "No such conversation");
   }
   let q = db.selectFrom("messages").select(MESSAGE_COLUMNS)

@@ -10,6 +10,11 @@ import { fromUtf8, randomBytes, toBase64, toHex, utf8 } from "../../shared/crypt
 import { arr, asObject, base64Field, int, str } from "../../shared/codec/fields.ts";
 import { HearthError } from "../../shared/errors.ts";
 import { MAX_CONTENT_BYTES } from "./envelope.ts";
+import {
+  type AttachmentRef,
+  attachmentRefsFromJson,
+  attachmentRefToJson,
+} from "../attachments/attachment_ref.ts";
 
 /** Most characters (Unicode code points, after NFC) of a text or an edit. */
 export const MAX_TEXT_CHARS: number = 10_000;
@@ -50,7 +55,18 @@ export interface CommonContent {
 
 /** The kinds of message, by their `type` tag. */
 export type ContentBody =
-  | { type: "text"; text: string; replyTo?: string }
+  /**
+   * A text, with files (docs/PROTOCOL.md §13) or without. `text` may be
+   * absent on the wire when there are `attachments`; it is "" then.
+   * `voice: true` says the one audio attachment is a voice clip.
+   */
+  | {
+    type: "text";
+    text: string;
+    replyTo?: string;
+    attachments?: AttachmentRef[];
+    voice?: true;
+  }
   | { type: "reaction"; target: string; emoji: string; remove?: boolean }
   | { type: "edit"; target: string; text: string }
   | { type: "delete"; target: string }
@@ -65,7 +81,24 @@ export type ContentBody =
    * recipient drops its sessions with the sender and re-sends what was not
    * delivered under a new handshake. Always sent in a sealed (v1) envelope.
    */
-  | { type: "session-reset" };
+  | { type: "session-reset" }
+  /**
+   * A group invitation or an admin promotion (docs/PROTOCOL.md §14), 1:1:
+   * the Group ID, its name, the member's access seed and token (base64,
+   * 32 and 64 bytes) and, for a promotion, the group seed (`admin`, base64 32).
+   */
+  | {
+    type: "group-invite";
+    group: string;
+    name: string;
+    access: string;
+    token: string;
+    admin?: string;
+  }
+  /** In a group: the sender leaves it (an admin removes it and rekeys). */
+  | { type: "group-leave" }
+  /** In a group: an admin changed the group's state (members fetch it). */
+  | { type: "group-update" };
 
 /** A message's content: the common fields and one kind of body. */
 export type MessageContent = CommonContent & ContentBody;
@@ -82,6 +115,9 @@ export const CONTENT_TYPES = [
   "profile",
   "disappearing",
   "session-reset",
+  "group-invite",
+  "group-leave",
+  "group-update",
 ] as const;
 
 type Obj = Record<string, unknown>;
@@ -152,11 +188,20 @@ function body(o: Obj): ContentBody {
   const type = o.type;
   switch (type) {
     case "text": {
+      const files = o.attachments === undefined ? undefined : attachmentRefsFromJson(o.attachments);
       const out: Extract<ContentBody, { type: "text" }> = {
         type,
-        text: text(o, "text", MAX_TEXT_CHARS),
+        text: files && o.text === undefined ? "" : text(o, "text", MAX_TEXT_CHARS),
       };
       if (o.replyTo !== undefined) out.replyTo = messageId(o, "replyTo");
+      if (files) out.attachments = files;
+      if (o.voice !== undefined) {
+        if (o.voice !== true) throw bad("Field voice must be true");
+        if (files?.length !== 1 || !files[0]!.type.startsWith("audio/")) {
+          throw bad("Field voice needs one audio attachment");
+        }
+        out.voice = true;
+      }
       return out;
     }
     case "reaction": {
@@ -188,9 +233,34 @@ function body(o: Obj): ContentBody {
     case "disappearing":
     case "session-reset":
       return { type };
+    case "group-invite":
+      return groupInvite(o);
+    case "group-leave":
+    case "group-update":
+      return { type };
     default:
       throw bad("Unknown content type");
   }
+}
+
+/** A group invitation's fields: a Group ID's shape, a name, keys of exact sizes. */
+function groupInvite(o: Obj): Extract<ContentBody, { type: "group-invite" }> {
+  const group = str(o, "group", { max: 66 });
+  if (!/^hearthg1[02-9ac-hj-np-z]{58}$/.test(group)) throw bad("Field group must be a Group ID");
+  const key = (name: string, bytes: number): string => {
+    const v = base64Field(o, name, bytes);
+    if (v.length !== bytes) throw bad(`Field ${name} must be ${bytes} bytes`);
+    return toBase64(v);
+  };
+  const out: Extract<ContentBody, { type: "group-invite" }> = {
+    type: "group-invite",
+    group,
+    name: text(o, "name", 64),
+    access: key("access", 32),
+    token: key("token", 64),
+  };
+  if (o.admin !== undefined) out.admin = key("admin", 32);
+  return out;
 }
 
 /**
@@ -235,6 +305,14 @@ function toJson(content: MessageContent): Obj {
   const out: Obj = {};
   for (const [name, value] of Object.entries(content)) {
     if (value === undefined) continue;
+    // A text with files may have none: "" is sent as no field.
+    if (name === "text" && value === "" && content.type === "text" && content.attachments) {
+      continue;
+    }
+    if (name === "attachments") {
+      out[name] = (value as AttachmentRef[]).map(attachmentRefToJson);
+      continue;
+    }
     out[name] = name === "profile" ? profileToJson(value as ContentProfile) : value;
   }
   return out;

@@ -5,7 +5,7 @@
  */
 import fc from "fast-check";
 import { assert, assertEquals, assertThrows } from "../../../tests/assert.ts";
-import { randomBytes, utf8 } from "../../shared/crypto/mod.ts";
+import { randomBytes, toBase64, utf8 } from "../../shared/crypto/mod.ts";
 import { HearthError } from "../../shared/errors.ts";
 import {
   CONTENT_TYPES,
@@ -51,6 +51,17 @@ const samples: MessageContent[] = [
   { type: "disappearing", id: id(), expiresIn: 300, mode: "after_read" },
   { type: "disappearing", id: id() },
   { type: "session-reset", id: id() },
+  {
+    type: "group-invite",
+    id: id(),
+    group: "hearthg1" + "q".repeat(58),
+    name: "Club",
+    access: toBase64(new Uint8Array(32).fill(1)),
+    token: toBase64(new Uint8Array(64).fill(2)),
+    admin: toBase64(new Uint8Array(32).fill(3)),
+  },
+  { type: "group-leave", id: id() },
+  { type: "group-update", id: id() },
 ];
 
 Deno.test("every content type round-trips through a sealed envelope", async () => {

@@ -45,8 +45,10 @@ import {
   applyAccept,
   applyDelete,
   applyEdit,
+  applyGroupInvite,
   applyReaction,
   applyTimer,
+  type GroupInviteSink,
 } from "./incoming_apply.ts";
 import { INBOX_NS } from "./outbox_worker.ts";
 import type { ChatEvent, StatusChange } from "./chat_events.ts";
@@ -111,6 +113,8 @@ export interface InboxReceiverOptions {
    * sessions (committed): re-send the owner's undelivered messages to it.
    */
   onSessionReset?: (sender: string) => Promise<void>;
+  /** Where group invitations go (the group service); without it they are only marked seen. */
+  onGroupInvite?: GroupInviteSink;
   /** Events and counts only (default silent). */
   log?: Logger;
   /** Current time, ms (default Date.now). */
@@ -291,6 +295,19 @@ export class InboxReceiver {
       }
       case "session-reset":
         return await this.#sessionReset(db, base, { state, sealed: item.sealed });
+      case "group-invite": {
+        const after = await applyGroupInvite(
+          db,
+          { ...base, invite: content },
+          this.#options.onGroupInvite,
+        );
+        return () => after?.();
+      }
+      case "group-leave":
+      case "group-update":
+        // Group control content travels in the group swarm, never 1:1.
+        await markSeen(db, base.hash, base.now);
+        return done;
     }
   }
 
@@ -310,6 +327,8 @@ export class InboxReceiver {
       ...(content.mode !== undefined ? { mode: content.mode } : {}),
       ...profileOf(content),
       encryption: t.sealed ? "sealed" : "session",
+      ...(content.attachments ? { attachments: content.attachments } : {}),
+      ...(content.voice ? { voice: true } : {}),
     });
     const receipt = (receipts: Map<string, string[]>) => {
       const list = receipts.get(base.sender) ?? [];

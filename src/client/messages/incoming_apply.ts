@@ -13,7 +13,8 @@ import type { ClientDb, DisappearingMode } from "../db/schema.ts";
 import { MIN_DISAPPEARING_S } from "./chat_rules.ts";
 import { touchConversation, withText } from "./chat_store.ts";
 import { inTx } from "../db/transaction.ts";
-import type { ContentProfile } from "./content.ts";
+import { removeAttachmentsOf } from "../attachments/attachment_rows.ts";
+import type { ContentBody, ContentProfile } from "./content.ts";
 import { applyPeerProfile, contactState, type IncomingItem, markSeen } from "./incoming_store.ts";
 
 type Db = Kysely<ClientDb>;
@@ -54,6 +55,39 @@ export interface IncomingTimer extends IncomingItem {
 export interface IncomingAccept extends IncomingItem {
   /** The sender's profile riding along, if any. */
   profile?: ContentProfile;
+}
+
+/** An incoming group invitation or promotion (docs/PROTOCOL.md §14). */
+export interface IncomingGroupInvite extends IncomingItem {
+  /** The invitation's content. */
+  invite: Extract<ContentBody, { type: "group-invite" }>;
+}
+
+/**
+ * Where invitations go: the group service (groups/group_invites.ts), in the
+ * item's transaction. Returns what to do once committed (an event), if anything.
+ */
+export type GroupInviteSink = (
+  tx: Db,
+  invite: IncomingGroupInvite,
+) => Promise<(() => void) | undefined>;
+
+/**
+ * Apply a group invitation (a blocked sender's never gets here): marked
+ * seen, and handed to the group service in the same transaction; from a
+ * stranger it still makes an `invited` group, but no contact. Without a
+ * group service it is only marked seen.
+ * @returns what to do once committed, if anything
+ */
+export async function applyGroupInvite(
+  db: Db,
+  invite: IncomingGroupInvite,
+  sink?: GroupInviteSink,
+): Promise<(() => void) | undefined> {
+  return await inTx(db, async (tx) => {
+    await markSeen(tx, invite.hash, invite.now);
+    return sink ? await sink(tx, invite) : undefined;
+  });
 }
 
 /**
@@ -98,6 +132,7 @@ export async function applyDelete(db: Db, d: IncomingDelete): Promise<boolean> {
     await tx.updateTable("messages").set({ body_json: "{}", deleted: 1 })
       .where("id", "=", row.id).execute();
     await tx.deleteFrom("reactions").where("message_id", "=", row.id).execute();
+    await removeAttachmentsOf(tx, [row.id]);
     return true;
   });
 }

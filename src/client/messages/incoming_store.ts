@@ -17,6 +17,8 @@ import type { ClientDb, ContactState } from "../db/schema.ts";
 import { type Encryption, touchConversation } from "./chat_store.ts";
 import { inTx } from "../db/transaction.ts";
 import type { ContentProfile } from "./content.ts";
+import type { AttachmentRef } from "../attachments/attachment_ref.ts";
+import { recordIncoming } from "../attachments/attachment_rows.ts";
 
 type Db = Kysely<ClientDb>;
 
@@ -48,6 +50,10 @@ export interface IncomingText extends IncomingItem {
   profile?: ContentProfile;
   /** How it came: in a session's message, or a sealed envelope alone (default). */
   encryption?: Encryption;
+  /** Its files' manifests (recorded in state `remote`), if any. */
+  attachments?: AttachmentRef[];
+  /** Whether its one audio file is a voice clip. */
+  voice?: boolean;
 }
 
 /**
@@ -176,6 +182,9 @@ export async function storeIncoming(db: Db, m: IncomingText): Promise<StoredText
       expire_after_read: m.mode === "after_read" ? m.expiresIn ?? null : null,
       encryption: m.encryption ?? "sealed",
     }).execute();
+    if (m.attachments) {
+      await recordIncoming(tx, m.id, m.attachments, { now: m.now, voice: m.voice === true });
+    }
     await touchConversation(tx, m.sender, m.sentAt, 1);
     return { outcome: "stored", profileChanged: known !== undefined && changed };
   });

@@ -7,6 +7,7 @@
 import { type Kysely, sql } from "kysely";
 import type { ClientDb } from "../db/schema.ts";
 import { inTx } from "../db/transaction.ts";
+import { removeAttachmentsOf } from "../attachments/attachment_rows.ts";
 
 type Db = Kysely<ClientDb>;
 
@@ -22,9 +23,9 @@ export interface RemovedMessages {
 }
 
 /**
- * Remove messages from this node: their rows, reactions and outbox rows
- * (the row carrying the message, and the edits, deletes and reactions still
- * queued for it), in one transaction; an unread incoming one leaves its
+ * Remove messages from this node: their rows, reactions, files (rows and
+ * chunks) and outbox rows (the row carrying the message, and the edits,
+ * deletes and reactions still queued for it), in one transaction; an unread incoming one leaves its
  * conversation's unread count.
  * @returns what went, per conversation
  */
@@ -43,6 +44,7 @@ export async function removeMessages(db: Db, ids: readonly string[]): Promise<Re
       await tx.deleteFrom("outbox").where("message_id", "in", found).execute();
       await tx.deleteFrom("outbox").where("target_id", "in", found).execute();
       await tx.deleteFrom("messages").where("id", "in", found).execute();
+      await removeAttachmentsOf(tx, found);
       const unread = new Map<string, number>();
       for (const r of rows) {
         const list = byConversation.get(r.conversation_id) ?? [];

@@ -14,11 +14,13 @@ import {
   bucketFor,
   CryptoError,
   deriveKey,
+  fromBase64,
   labeledHash,
   pad,
   randomBytes,
   sign,
   type SigningKeyPair,
+  toBase64,
   unpad,
   verify,
   xchachaOpen,
@@ -28,7 +30,7 @@ import { decodeFrame, encodeFrame } from "../../shared/codec/frame.ts";
 import { MAX_ITEM_BYTES } from "../../shared/codec/limits.ts";
 import { HearthError } from "../../shared/errors.ts";
 import { parseAccountId } from "../account/mod.ts";
-import type { ContactState, DisappearingMode } from "../db/schema.ts";
+import type { ContactState, DisappearingMode, GroupState } from "../db/schema.ts";
 
 /** The owner-only namespace of the account config (PROTOCOL §5: ns % 10 != 0). */
 export const CONFIG_NAMESPACE = 2;
@@ -79,6 +81,22 @@ export interface ConfigConversation {
   muted: boolean;
 }
 
+/** A group as the config keeps it (docs/PROTOCOL.md §14): enough to rejoin and fetch its keys. */
+export interface ConfigGroup {
+  /** The Group ID. */
+  id: string;
+  /** Where the owner stands. */
+  state: GroupState;
+  /** The group's name. */
+  name: string;
+  /** The owner's 32-byte access seed. */
+  access: Uint8Array;
+  /** The 64-byte access token. */
+  token: Uint8Array;
+  /** The 32-byte group seed, when the owner is an admin. */
+  admin?: Uint8Array;
+}
+
 /** Everything the config holds. */
 export interface AccountConfig {
   /** Counts up with every publication; the newest wins on restore. */
@@ -93,6 +111,8 @@ export interface AccountConfig {
   conversations: ConfigConversation[];
   /** Owner settings, key → JSON text. */
   settings: Record<string, string>;
+  /** Groups (absent in configs from before groups: none). */
+  groups?: ConfigGroup[];
 }
 
 /** The key that encrypts an account's config, from its seed. */
@@ -134,6 +154,18 @@ export function serializeConfig(
       muted: c.muted,
     })),
     settings: config.settings,
+    ...(config.groups && config.groups.length > 0
+      ? {
+        groups: config.groups.map((g) => ({
+          id: g.id,
+          state: g.state,
+          name: g.name,
+          access: toBase64(g.access),
+          token: toBase64(g.token),
+          ...(g.admin ? { admin: toBase64(g.admin) } : {}),
+        })),
+      }
+      : {}),
   };
   const total = blobs.reduce((n, b) => n + b.length, 0);
   const blob = new Uint8Array(total);
@@ -256,6 +288,7 @@ function parseConfig(plain: Uint8Array): AccountConfig {
   });
   const settings: Record<string, string> = {};
   for (const [k, v] of Object.entries(obj(h.settings))) settings[k] = text(v, MAX_ITEM_BYTES);
+  const groups = h.groups === undefined ? [] : list(h.groups).map(configGroup);
   return {
     version: h.version as number,
     updatedAt: h.updatedAt as number,
@@ -263,7 +296,36 @@ function parseConfig(plain: Uint8Array): AccountConfig {
     contacts,
     conversations,
     settings,
+    ...(groups.length > 0 ? { groups } : {}),
   };
+}
+
+const GROUP_STATES: readonly GroupState[] = ["invited", "joined", "declined", "left", "removed"];
+
+function configGroup(raw: unknown): ConfigGroup {
+  const g = obj(raw);
+  const id = text(g.id, 66);
+  if (!/^hearthg1[02-9ac-hj-np-z]{58}$/.test(id)) throw bad("bad group");
+  if (!GROUP_STATES.includes(g.state as GroupState)) throw bad("bad group state");
+  const bytes = (v: unknown, n: number): Uint8Array => {
+    let out: Uint8Array;
+    try {
+      out = fromBase64(text(v, 128));
+    } catch {
+      throw bad("bad group key");
+    }
+    if (out.length !== n) throw bad("bad group key");
+    return out;
+  };
+  const out: ConfigGroup = {
+    id,
+    state: g.state as GroupState,
+    name: text(g.name, 256),
+    access: bytes(g.access, 32),
+    token: bytes(g.token, 64),
+  };
+  if (g.admin !== undefined && g.admin !== null) out.admin = bytes(g.admin, 32);
+  return out;
 }
 
 function obj(raw: unknown): Record<string, unknown> {

@@ -105,3 +105,43 @@ Deno.test("a config fits one item: contact avatars go first, then it is refused"
   const err = await assertRejects(() => sealConfig(huge, keys.seed, keys.signing), HearthError);
   assertEquals((err as HearthError).code, "too_large");
 });
+
+Deno.test("config: groups round-trip (access, token, admin seed); a config without them parses", async () => {
+  const keys = await account();
+  const { formatGroupId } = await import("../groups/group_id.ts");
+  const { generateSigningKeyPair } = await import("../../shared/crypto/mod.ts");
+  const g = await generateSigningKeyPair();
+  const config: AccountConfig = {
+    ...(await sample()),
+    groups: [
+      {
+        id: formatGroupId(g.publicKey),
+        state: "joined",
+        name: "Club",
+        access: randomBytes(32),
+        token: randomBytes(64),
+        admin: g.seed,
+      },
+      {
+        id: formatGroupId((await generateSigningKeyPair()).publicKey),
+        state: "invited",
+        name: "Other",
+        access: randomBytes(32),
+        token: randomBytes(64),
+      },
+    ],
+  };
+  const opened = await openConfig(
+    await sealConfig(config, keys.seed, keys.signing),
+    keys.seed,
+    keys.signing.publicKey,
+  );
+  assertEquals(opened.groups, config.groups);
+  const old = await sample();
+  const reopened = await openConfig(
+    await sealConfig(old, keys.seed, keys.signing),
+    keys.seed,
+    keys.signing.publicKey,
+  );
+  assertEquals(reopened.groups, undefined);
+});

@@ -35,7 +35,11 @@ export async function readConfig(db: Kysely<ClientDb>): Promise<AccountConfig> {
     .select(["account_id", "display_name", "avatar", "avatar_type", "state"])
     .where("state", "in", ["contact", "blocked", "declined"]).orderBy("account_id").execute();
   const conversations = await db.selectFrom("conversations")
-    .select(["id", "disappearing_mode", "disappearing_seconds", "muted"]).orderBy("id").execute();
+    .select(["id", "disappearing_mode", "disappearing_seconds", "muted"])
+    .where("kind", "!=", "group").orderBy("id").execute();
+  const groups = await db.selectFrom("groups")
+    .select(["id", "state", "name", "access_seed", "access_token", "admin_seed"]).orderBy("id")
+    .execute();
   const settings = await db.selectFrom("settings").select(["key", "value_json"])
     .where("key", "!=", SYNC_STATE_KEY).orderBy("key").execute();
   const profile: AccountConfig["profile"] = { displayName: account?.display_name ?? "" };
@@ -61,6 +65,18 @@ export async function readConfig(db: Kysely<ClientDb>): Promise<AccountConfig> {
       muted: c.muted === 1,
     })),
     settings: Object.fromEntries(settings.map((s) => [s.key, s.value_json])),
+    ...(groups.length > 0
+      ? {
+        groups: groups.map((g) => ({
+          id: g.id,
+          state: g.state,
+          name: g.name,
+          access: new Uint8Array(g.access_seed),
+          token: new Uint8Array(g.access_token),
+          ...(g.admin_seed ? { admin: new Uint8Array(g.admin_seed) } : {}),
+        })),
+      }
+      : {}),
   };
 }
 
@@ -143,6 +159,27 @@ export async function applyConfig(
         last_message_at: null,
         ...row,
       }).onConflict((oc) => oc.column("id").doUpdateSet(row)).execute();
+    }
+    for (const g of config.groups ?? []) {
+      // A group this node already has keeps its row (it may know a newer state); a
+      // restored one starts with no state: joined groups fetch theirs from the swarm.
+      await tx.insertInto("groups").values({
+        id: g.id,
+        state: g.state,
+        name: g.name,
+        access_seed: g.access,
+        access_token: g.token,
+        admin_seed: g.admin ?? null,
+        invited_by: null,
+        created_at: options.now,
+      }).onConflict((oc) => oc.column("id").doNothing()).execute();
+      if (g.state === "joined" || g.state === "left" || g.state === "removed") {
+        await tx.insertInto("conversations").values({
+          id: g.id,
+          kind: "group",
+          last_message_at: null,
+        }).onConflict((oc) => oc.column("id").doNothing()).execute();
+      }
     }
     for (const [key, value] of Object.entries(config.settings)) {
       if (key === SYNC_STATE_KEY) continue;
