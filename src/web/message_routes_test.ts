@@ -237,6 +237,50 @@ Deno.test("GET and PATCH /api/conversations/{id}: timer and mute", async () => {
   });
 });
 
+Deno.test("group conversations: delete for me and mute work; the rest is conflict", async () => {
+  await withHarness(async (h) => {
+    const group = sent(
+      await h.call("POST", "/api/groups", { name: "Club", members: [h.bobId] }),
+      201,
+    );
+    const id = group.id as string;
+    const one = sent(await h.call("POST", "/api/messages", { to: id, text: "one" }), 201);
+    const two = sent(await h.call("POST", "/api/messages", { to: id, text: "two" }), 201);
+
+    assertEquals(sent(await h.call("DELETE", `/api/messages/${one.id}?for=me`)), { ok: true });
+    const left = sent(await h.call("GET", `/api/conversations/${id}/messages`));
+    assertEquals((left.messages as Json[]).map((m) => m.id), [two.id]);
+
+    const muted = sent(await h.call("PATCH", `/api/conversations/${id}`, { muted: true }));
+    assertEquals([muted.id, muted.kind, muted.muted], [id, "group", true]);
+    assertEquals(sent(await h.call("GET", `/api/conversations/${id}`)).muted, true);
+
+    const refused = [
+      [await h.call("PUT", `/api/messages/${two.id}/reaction`, { emoji: "👍" }), "Reactions are"],
+      [await h.call("DELETE", `/api/messages/${two.id}/reaction`), "Reactions are"],
+      [await h.call("PATCH", `/api/messages/${two.id}`, { text: "edited" }), "Edits are"],
+      [await h.call("DELETE", `/api/messages/${two.id}?for=everyone`), "Deleting for everyone is"],
+      [
+        await h.call("PATCH", `/api/conversations/${id}`, {
+          disappearing: { mode: "after_send", seconds: 3600 },
+        }),
+        "Disappearing messages are",
+      ],
+    ] as const;
+    for (const [r, subject] of refused) {
+      assertEquals([r.status, r.json.error, r.json.message], [
+        409,
+        "conflict",
+        `${subject} not supported in groups yet`,
+      ]);
+    }
+    const still = sent(await h.call("GET", `/api/conversations/${id}/messages`));
+    assertEquals((still.messages as Json[]).map((m) => [m.text, m.deleted]), [["two", false]]);
+    const conv = sent(await h.call("GET", `/api/conversations/${id}`));
+    assertEquals(conv.disappearing, { mode: "off", seconds: 0 });
+  });
+});
+
 Deno.test("POST /api/conversations/{id}/typing is sent only with typing indicators on", async () => {
   await withHarness(async (h) => {
     sent(await h.call("POST", "/api/messages", { to: h.bobId, text: "hi" }), 201);

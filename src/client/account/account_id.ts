@@ -10,20 +10,19 @@
  * `i` and `o`, which are easy to confuse.
  * @module
  */
-import { bech32m } from "@scure/base";
-import { isValidEd25519PublicKey } from "../../shared/crypto/mod.ts";
-import { HearthError } from "../../shared/errors.ts";
+import { type Bech32IdKind, formatBech32Id, parseBech32Id } from "./bech32_id.ts";
 
 /** The human-readable part of every Account ID. */
 export const ACCOUNT_ID_PREFIX = "hearth";
 /** Length of an Account ID, characters. */
 export const ACCOUNT_ID_LENGTH = 65;
 
-const SEPARATOR = "1";
-const HEAD = ACCOUNT_ID_PREFIX + SEPARATOR;
-const BECH32_CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
-/** Longer text is refused before any other work; an ID fits many times over. */
-const MAX_INPUT_CHARS = 1_024;
+const KIND: Bech32IdKind = {
+  prefix: ACCOUNT_ID_PREFIX,
+  length: ACCOUNT_ID_LENGTH,
+  owner: "Account",
+  code: "bad_account_id",
+};
 
 /**
  * The Account ID of an Ed25519 public key.
@@ -36,10 +35,7 @@ const MAX_INPUT_CHARS = 1_024;
  * ```
  */
 export function formatAccountId(publicKey: Uint8Array): string {
-  if (!(publicKey instanceof Uint8Array) || publicKey.length !== 32) {
-    throw new RangeError("Account public key must be 32 bytes");
-  }
-  return bech32m.encode(ACCOUNT_ID_PREFIX, bech32m.toWords(publicKey));
+  return formatBech32Id(KIND, publicKey);
 }
 
 /**
@@ -54,37 +50,7 @@ export function formatAccountId(publicKey: Uint8Array): string {
  *   padding, or not a usable Ed25519 public key
  */
 export function parseAccountId(text: string): Uint8Array {
-  if (typeof text !== "string") throw bad("Account ID must be text");
-  if (text.length > MAX_INPUT_CHARS) throw bad(lengthMessage());
-  const trimmed = text.trim();
-  const id = trimmed.toLowerCase();
-  if (trimmed !== id && trimmed !== trimmed.toUpperCase()) {
-    throw bad("Account ID mixes upper and lower case");
-  }
-  if (!id.startsWith(HEAD)) throw bad(`Account ID must start with ${HEAD}`);
-  if (id.length !== ACCOUNT_ID_LENGTH) throw bad(lengthMessage());
-  for (let i = HEAD.length; i < id.length; i++) {
-    if (!BECH32_CHARSET.includes(id[i]!)) {
-      throw bad(`Account ID has an invalid character at position ${i + 1}`);
-    }
-  }
-  let words: number[];
-  try {
-    words = bech32m.decode(id as `${string}1${string}`, ACCOUNT_ID_LENGTH).words;
-  } catch {
-    throw bad("Account ID checksum does not match; check it for a typo");
-  }
-  let publicKey: Uint8Array;
-  try {
-    publicKey = bech32m.fromWords(words);
-  } catch {
-    throw bad("Account ID is not in canonical form");
-  }
-  if (publicKey.length !== 32) throw bad(lengthMessage());
-  if (!isValidEd25519PublicKey(publicKey)) {
-    throw bad("Account ID does not name a valid public key");
-  }
-  return publicKey;
+  return parseBech32Id(KIND, text);
 }
 
 /**
@@ -109,12 +75,4 @@ export function isAccountId(text: unknown): boolean {
  */
 export function normalizeAccountId(text: string): string {
   return formatAccountId(parseAccountId(text));
-}
-
-function lengthMessage(): string {
-  return `Account ID must be ${ACCOUNT_ID_LENGTH} characters`;
-}
-
-function bad(message: string): HearthError {
-  return new HearthError("bad_account_id", message);
 }

@@ -14,7 +14,7 @@ import type { Kysely } from "kysely";
 import { HearthError } from "../../shared/errors.ts";
 import { type Logger, silentLogger } from "../../shared/log.ts";
 import type { NodeRecord } from "../../shared/node_record.ts";
-import { signingKeyPairFromSeed } from "../../shared/crypto/mod.ts";
+import { fromBase64, signingKeyPairFromSeed } from "../../shared/crypto/mod.ts";
 import { GROUP_MESSAGES_NS, GROUP_STATE_NS } from "../../shared/storage/namespaces.ts";
 import { swarmFor } from "../../shared/swarm_map.ts";
 import { type AccountKeys, formatAccountId } from "../account/mod.ts";
@@ -81,8 +81,11 @@ export interface GroupReceiveContext {
   onState: (groupId: string) => void;
   /** The owner was removed (a state without it, or `access_revoked`). */
   onRemoved: (groupId: string) => Promise<void>;
-  /** A member sent a `group-leave` (the owner may be the admin that removes it). */
-  onLeave: (groupId: string, member: string) => Promise<void>;
+  /**
+   * A member sent a `group-leave` naming its access public key (the owner may be the admin
+   * that removes it, if that is still the member's access key).
+   */
+  onLeave: (groupId: string, member: string, access: Uint8Array) => Promise<void>;
   /** Records a member's files with its message (the attachment service), if any. */
   attachments?: AttachmentService;
   /** An admin's chance to re-store an ageing state record. */
@@ -240,6 +243,31 @@ export class GroupPoller {
     return await this.refreshState();
   }
 
+  /**
+   * Fetch the state for a message of a generation the owner has no key
+   * for: from one swarm member, then, when its state does not give that
+   * key (a state store reaches W = 3 of the R = 5 members first), from a
+   * second one, before the item waits for the next round. A failure of the
+   * second ask leaves the first's result.
+   */
+  async #refreshForGeneration(generation: number): Promise<StateResult> {
+    const key = groupSwarmKey(parseGroupId(this.#groupId));
+    const members = [...swarmFor(key, this.#ctx.nodes())];
+    const first = members.splice(Math.floor(cryptoRandom() * members.length), 1)[0];
+    const result = await this.refreshState(first);
+    if (result === "removed" || members.length === 0) return result;
+    if (await groupKey(this.#ctx.db, this.#groupId, generation)) return result;
+    const second = members[Math.floor(cryptoRandom() * members.length)]!;
+    try {
+      const again = await this.refreshState(second);
+      return again === "same" ? result : again;
+    } catch (err) {
+      if (this.#abort.signal.aborted) throw err;
+      if (err instanceof HearthError && err.code === "access_revoked") throw err;
+      return result;
+    }
+  }
+
   async #handleOne(item: RetrievedItem): Promise<StateResult | "retry" | undefined> {
     const { db, keys, clock } = this.#ctx;
     const id = this.#groupId;
@@ -253,7 +281,7 @@ export class GroupPoller {
     let key = await groupKey(db, id, generation);
     if (!key) {
       const newer = generation > await this.#generation();
-      const r = await this.#maybeRefresh(newer);
+      const r = newer ? await this.#refreshForGeneration(generation) : await this.#maybeRefresh();
       if (r === "removed") return r;
       key = await groupKey(db, id, generation);
       if (!key && newer) {
@@ -321,7 +349,7 @@ export class GroupPoller {
       }
       case "group-leave":
         await drop();
-        await this.#ctx.onLeave(id, sender);
+        await this.#ctx.onLeave(id, sender, fromBase64(content.access));
         return;
       case "group-update":
         await drop();

@@ -10,11 +10,8 @@ import { assert, assertEquals } from "../../../tests/assert.ts";
 import { concatBytes, randomBytes, signingKeyPairFromSeed, u32 } from "../../shared/crypto/mod.ts";
 import { GROUP_REVOKED_NS } from "../../shared/storage/namespaces.ts";
 import { type AccountKeys, accountKeysFromSeed, createSeed } from "../account/mod.ts";
-import { TEST_KDF, TEST_PASS } from "../db/_test_helpers.ts";
-import { ClientVault } from "../db/vault.ts";
 import { withTestRelayNet } from "../network/test_relay_net.ts";
 import type { SwarmClient } from "../network/swarm_client.ts";
-import { ChatService } from "../messages/chat_service.ts";
 import { isSeen } from "../messages/incoming_store.ts";
 import { grantAccess, groupSwarmKey } from "./group_access.ts";
 import { parseGroupId } from "./group_id.ts";
@@ -25,28 +22,9 @@ import {
   type GroupReceiveContext,
   MAX_NEWER_RETRIES,
 } from "./group_poller.ts";
+import { hash, side } from "./_test_helpers.ts";
 import { groupRow } from "./group_rows.ts";
 import { sealState } from "./group_state.ts";
-
-/** One account with its vault and a chat without a directory (nothing runs by itself). */
-async function side(dir: string, name: string) {
-  const seed = createSeed();
-  const keys = await accountKeysFromSeed(seed);
-  const vault = await ClientVault.open(dir, { kdfParams: TEST_KDF });
-  await vault.create(TEST_PASS);
-  await vault.db.insertInto("account").values({ id: 1, seed, display_name: name, created_at: 1 })
-    .execute();
-  const chat = await ChatService.start({ db: vault.db, keys });
-  return {
-    keys,
-    vault,
-    chat,
-    close: async () => {
-      await chat.stop();
-      await vault.close();
-    },
-  };
-}
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "hearth-groups-review-" });
@@ -81,8 +59,6 @@ function context(db: GroupReceiveContext["db"], keys: AccountKeys): GroupReceive
     onLeave: async () => {},
   };
 }
-
-const hash = () => [...randomBytes(32)].map((b) => b.toString(16).padStart(2, "0")).join("");
 
 Deno.test({
   name: "group outbox: a revocation list re-stored unchanged has its expiry extended",

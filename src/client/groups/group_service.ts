@@ -160,7 +160,7 @@ export class GroupService {
       onMessage: (message) => options.emit({ type: "message", message }),
       onState: (id) => void this.#emitGroup(id),
       onRemoved: (id) => this.#markRemoved(id),
-      onLeave: (id, member) => this.#onLeave(id, member),
+      onLeave: (id, member, access) => this.#onLeave(id, member, access),
       onMaintain: (id) => this.#maintain(id),
       ...(options.attachments ? { attachments: options.attachments } : {}),
     };
@@ -313,9 +313,14 @@ export class GroupService {
       const row = await this.#row(groupId);
       if (row.state !== "joined") throw new HearthError("conflict", "Not in this group");
       const local = parseLocalState(row.state_json);
+      const access = await signingKeyPairFromSeed(new Uint8Array(row.access_seed));
       await inTx(this.#db, async (tx) => {
         if (local.generation > 0) {
-          await this.#queueMessage(tx, row, { type: "group-leave", id: newMessageId() });
+          await this.#queueMessage(tx, row, {
+            type: "group-leave",
+            id: newMessageId(),
+            access: toBase64(access.publicKey),
+          });
         }
         await tx.updateTable("groups").set({ state: "left" }).where("id", "=", row.id).execute();
       });
@@ -355,12 +360,15 @@ export class GroupService {
 
   /**
    * Remove a member (admins only): a new group key that the removed member
-   * does not get, its access revoked at the relays, a `group-update`.
+   * does not get, its access revoked at the relays, a `group-update`. An
+   * admin cannot be removed: it holds the group seed, so it could sign
+   * itself back in (it can leave).
    * @throws {HearthError} `not_found` (also when not a member); `conflict` when not an
-   *   admin; `bad_account_id`; `bad_request` for the owner's own ID (leave instead)
+   *   admin, or for an admin; `bad_account_id`; `bad_request` for the owner's own ID
+   *   (leave instead)
    */
   removeMember(groupId: string, accountId: string): Promise<GroupView> {
-    return this.#serial(() => this.#remove(groupId, accountId));
+    return this.#serial(() => this.#remove(groupId, accountId, { refuseAdmin: true }));
   }
 
   /**
@@ -768,11 +776,18 @@ export class GroupService {
     return sentAt;
   }
 
-  async #remove(groupId: string, accountId: string): Promise<GroupView> {
+  async #remove(
+    groupId: string,
+    accountId: string,
+    options: { refuseAdmin: boolean },
+  ): Promise<GroupView> {
     const { row, group, local } = await this.#adminOf(groupId);
     const member = this.#memberId(accountId);
     const gone = local.members.find((m) => m.accountId === member);
     if (!gone) throw new HearthError("not_found", "Not a member of this group");
+    if (gone.admin && options.refuseAdmin) {
+      throw new HearthError("conflict", "Admins cannot be removed: they hold the group key");
+    }
     const members = local.members.filter((m) => m.accountId !== member);
     const revoked = [...local.revoked, gone.access].slice(-MAX_REVOKED);
     const info = this.#info(row, local, { members, revoked });
@@ -800,17 +815,21 @@ export class GroupService {
 
   /**
    * A member left: the admin listed first among the remaining admins removes it (so that
-   * two admins do not rekey at once).
+   * two admins do not rekey at once). Only a leave naming the member's current access key
+   * counts: an old one replayed (by a relay, or read again after a restore) after the
+   * member was added back names an access key the state no longer has.
    */
-  async #onLeave(groupId: string, member: string): Promise<void> {
+  async #onLeave(groupId: string, member: string, access: Uint8Array): Promise<void> {
     await this.#serial(async () => {
       const row = await groupRow(this.#db, groupId);
       if (!row?.admin_seed || row.state !== "joined") return;
       const local = parseLocalState(row.state_json);
       const first = local.members.find((m) => m.admin && m.accountId !== member);
       if (first?.accountId !== this.#keys.accountId) return;
-      if (!local.members.some((m) => m.accountId === member)) return;
-      await this.#remove(groupId, member);
+      const leaver = local.members.find((m) => m.accountId === member);
+      if (!leaver || !bytesEqual(leaver.access, access)) return;
+      // An admin that leaves is taken off the list too (it chose to go).
+      await this.#remove(groupId, member, { refuseAdmin: false });
     }).catch(() => {});
   }
 

@@ -129,10 +129,12 @@ export class ChatActions {
    * names the old emoji with `remove: true`); Note to Self stays local.
    * @returns the message with its reactions
    * @throws {HearthError} `bad_request` for a malformed id or emoji; `not_found` for an
-   *   unknown message; `conflict` when it was deleted, or its sender is a pending request
+   *   unknown message; `conflict` when it was deleted, or its sender is a pending request,
+   *   or for a group's message (not supported in groups yet)
    */
   async react(messageId: string, emoji: string | null): Promise<MessageView> {
     const target = await this.#target(messageId);
+    if (target.group) throw notInGroups("Reactions are");
     let checked: string | null = null;
     if (emoji !== null) {
       const parsed = contentFromJson({ type: "reaction", id: messageId, target: messageId, emoji });
@@ -168,10 +170,12 @@ export class ChatActions {
    * `edit` item, Note to Self stays local.
    * @returns the edited message
    * @throws {HearthError} `not_found` for an unknown message; `bad_request` when it is
-   *   not the owner's own, or for an empty text; `too_large`; `conflict` when deleted
+   *   not the owner's own, or for an empty text; `too_large`; `conflict` when deleted, or
+   *   for a group's message (not supported in groups yet)
    */
   async edit(messageId: string, text: string): Promise<MessageView> {
     const target = await this.#target(messageId);
+    if (target.group) throw notInGroups("Edits are");
     if (target.view.direction !== "out") {
       throw new HearthError("bad_request", "Only the owner's own messages can be edited");
     }
@@ -208,10 +212,12 @@ export class ChatActions {
    * reactions, its outbox row and the edits, deletes and reactions still
    * queued for it go, a `removed` event follows), or for everyone (the
    * owner's own: the text is wiped, a tombstone stays, its outbox row goes
-   * when it was not sent yet, and the peer gets a `delete` item).
+   * when it was not sent yet, and the peer gets a `delete` item). In a
+   * group only `me` works (local).
    * @returns the tombstone for `everyone`, null for `me`
    * @throws {HearthError} `not_found` for an unknown message; `bad_request` for an unknown
-   *   scope, or `everyone` on a message that is not the owner's own
+   *   scope, or `everyone` on a message that is not the owner's own; `conflict` for
+   *   `everyone` on a group's message (not supported in groups yet)
    */
   async deleteMessage(messageId: string, scope: DeleteScope): Promise<MessageView | null> {
     if (scope !== "me" && scope !== "everyone") {
@@ -224,6 +230,7 @@ export class ChatActions {
       }
       return null;
     }
+    if (target.group) throw notInGroups("Deleting for everyone is");
     if (target.view.direction !== "out") {
       throw new HearthError(
         "bad_request",
@@ -303,17 +310,22 @@ export class ChatActions {
 
   /**
    * Change a conversation's settings (Note to Self, a contact's or a
-   * request's; its row is made when missing). A new disappearing timer
-   * applies to messages sent from now on, and a contact gets a
-   * `disappearing` item so both sides share it. A `conversation` event follows.
+   * request's; its row is made when missing; a group's mute, locally). A
+   * new disappearing timer applies to messages sent from now on, and a
+   * contact gets a `disappearing` item so both sides share it. A
+   * `conversation` event follows.
    * @throws {HearthError} `not_found`; `bad_request` for a mode or timer out of range, or a
-   *   `muted` that is not a boolean
+   *   `muted` that is not a boolean; `conflict` for a group's disappearing timer (not
+   *   supported in groups yet)
    */
   async updateConversation(id: string, patch: ConversationPatch): Promise<ConversationView> {
     const conversationId = this.conversationId(id);
     const checked = checkPatch(patch);
     const access = await conversationAccess(this.#db, conversationId);
     if (!access) throw new HearthError("not_found", "No such conversation");
+    if (access.kind === "group" && checked.disappearing !== undefined) {
+      throw notInGroups("Disappearing messages are");
+    }
     const timer = checked.disappearing;
     const timerChanged = timer !== undefined &&
       (timer.mode !== access.mode || (timer.mode !== "off" && timer.seconds !== access.seconds));
@@ -358,6 +370,7 @@ export class ChatActions {
     view: MessageView;
     conversationId: string;
     self: boolean;
+    group: boolean;
     deleted: boolean;
     state: string | null;
   }> {
@@ -371,6 +384,7 @@ export class ChatActions {
       view,
       conversationId: view.conversationId,
       self: view.conversationId === "self",
+      group: access.kind === "group",
       deleted: view.deleted,
       state: access.state,
     };
@@ -387,4 +401,9 @@ export class ChatActions {
     this.#emit({ type: "update", message: view });
     return view;
   }
+}
+
+/** A `conflict` for an action groups do not carry yet (docs/PROTOCOL.md §14). */
+function notInGroups(subject: string): HearthError {
+  return new HearthError("conflict", `${subject} not supported in groups yet`);
 }

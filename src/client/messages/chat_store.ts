@@ -25,6 +25,7 @@ import type {
 import { messageById, type MessageView } from "./chat_views.ts";
 import { type ContentProfile, MAX_AVATAR_BYTES } from "./content.ts";
 import type { Encryption } from "../sessions/session_manager.ts";
+import { looksLikeGroupId } from "../groups/group_id.ts";
 
 export type { ContactView, ConversationView, MessageView } from "./chat_views.ts";
 export type { Encryption } from "../sessions/session_manager.ts";
@@ -83,9 +84,9 @@ export interface ActionOptions {
 
 /** A conversation the owner can see: Note to Self, or one with a contact or a request. */
 export interface ConversationAccess {
-  /** `1:1` or `self`. */
+  /** `1:1`, `self` or `group`. */
   kind: ConversationKind;
-  /** The peer's state (`contact` or `request`), or null for Note to Self. */
+  /** The peer's state (`contact` or `request`), or null for Note to Self and a group. */
   state: ContactState | null;
   /** Whether a conversations row exists yet. */
   exists: boolean;
@@ -316,26 +317,30 @@ async function dropQueued(db: Db, peer: string): Promise<string[]> {
 
 /**
  * A conversation as far as the owner may see and change it: Note to Self
- * (always, even before its first note), or a peer that is a contact or a
- * pending request (with or without a conversations row yet).
- * @returns undefined for an unknown, declined or blocked peer
+ * (always, even before its first note), a peer that is a contact or a
+ * pending request (with or without a conversations row yet), or a group
+ * with a conversation (joined once: its history stays after a leave).
+ * @returns undefined for an unknown, declined or blocked peer, or a group without a
+ *   conversation
  */
 export async function conversationAccess(
   db: Db,
   id: string,
 ): Promise<ConversationAccess | undefined> {
   const row = await db.selectFrom("conversations")
-    .select(["disappearing_mode", "disappearing_seconds", "muted"])
+    .select(["kind", "disappearing_mode", "disappearing_seconds", "muted"])
     .where("id", "=", id).executeTakeFirst();
   let state: ContactState | null = null;
-  if (id !== "self") {
+  if (looksLikeGroupId(id)) {
+    if (row?.kind !== "group") return undefined;
+  } else if (id !== "self") {
     const contact = await db.selectFrom("contacts").select("state")
       .where("account_id", "=", id).executeTakeFirst();
     if (!contact || (contact.state !== "contact" && contact.state !== "request")) return undefined;
     state = contact.state;
   }
   return {
-    kind: id === "self" ? "self" : "1:1",
+    kind: row?.kind ?? (id === "self" ? "self" : "1:1"),
     state,
     exists: row !== undefined,
     mode: row?.disappearing_mode ?? "off",
@@ -387,7 +392,7 @@ export async function setConversationSettings(
   await inTx(db, async (tx) => {
     await tx.insertInto("conversations").values({
       id,
-      kind: id === "self" ? "self" : "1:1",
+      kind: id === "self" ? "self" : looksLikeGroupId(id) ? "group" : "1:1",
       last_message_at: null,
     }).onConflict((oc) => oc.column("id").doNothing()).execute();
     if (Object.keys(set).length > 0) {

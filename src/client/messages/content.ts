@@ -95,8 +95,14 @@ export type ContentBody =
     token: string;
     admin?: string;
   }
-  /** In a group: the sender leaves it (an admin removes it and rekeys). */
-  | { type: "group-leave" }
+  /**
+   * In a group: the sender leaves it (an admin removes it and rekeys). It
+   * names the leaver's access public key (`access`, base64 32 bytes): an
+   * admin acts on it only while that is the member's access key in the
+   * group's state, so an old leave replayed after the member was added back
+   * does nothing.
+   */
+  | { type: "group-leave"; access: string }
   /** In a group: an admin changed the group's state (members fetch it). */
   | { type: "group-update" };
 
@@ -236,6 +242,7 @@ function body(o: Obj): ContentBody {
     case "group-invite":
       return groupInvite(o);
     case "group-leave":
+      return { type, access: keyField(o, "access", 32) };
     case "group-update":
       return { type };
     default:
@@ -243,15 +250,18 @@ function body(o: Obj): ContentBody {
   }
 }
 
+/** A base64 key field of exactly `bytes` bytes, re-encoded canonically. */
+function keyField(o: Obj, name: string, bytes: number): string {
+  const v = base64Field(o, name, bytes);
+  if (v.length !== bytes) throw bad(`Field ${name} must be ${bytes} bytes`);
+  return toBase64(v);
+}
+
 /** A group invitation's fields: a Group ID's shape, a name, keys of exact sizes. */
 function groupInvite(o: Obj): Extract<ContentBody, { type: "group-invite" }> {
   const group = str(o, "group", { max: 66 });
   if (!/^hearthg1[02-9ac-hj-np-z]{58}$/.test(group)) throw bad("Field group must be a Group ID");
-  const key = (name: string, bytes: number): string => {
-    const v = base64Field(o, name, bytes);
-    if (v.length !== bytes) throw bad(`Field ${name} must be ${bytes} bytes`);
-    return toBase64(v);
-  };
+  const key = (name: string, bytes: number) => keyField(o, name, bytes);
   const out: Extract<ContentBody, { type: "group-invite" }> = {
     type: "group-invite",
     group,

@@ -60,7 +60,7 @@ const samples: MessageContent[] = [
     token: toBase64(new Uint8Array(64).fill(2)),
     admin: toBase64(new Uint8Array(32).fill(3)),
   },
-  { type: "group-leave", id: id() },
+  { type: "group-leave", id: id(), access: toBase64(new Uint8Array(32).fill(4)) },
   { type: "group-update", id: id() },
 ];
 
@@ -85,6 +85,20 @@ Deno.test("a session-reset has no fields of its own; extra ones are dropped", ()
   const reset = parseContent(json({ type: "session-reset", id: "ab".repeat(16), target: id() }));
   assertEquals(reset, { type: "session-reset", id: "ab".repeat(16) });
   assertEquals(code(() => parseContent(json({ type: "session-reset" }))), "bad_request");
+});
+
+Deno.test("a group-leave must name a 32-byte access key", () => {
+  const leave = (access?: unknown) =>
+    parseContent(
+      json({ type: "group-leave", id: id(), ...(access === undefined ? {} : { access }) }),
+    );
+  assertEquals(code(() => leave()), "bad_request");
+  assertEquals(code(() => leave(42)), "bad_request");
+  assertEquals(code(() => leave(toBase64(new Uint8Array(31)))), "bad_request");
+  assertEquals(code(() => leave("not base64!")), "bad_encoding");
+  const ok = leave(toBase64(new Uint8Array(32).fill(7)));
+  assert(ok.type === "group-leave");
+  assertEquals(ok.access, toBase64(new Uint8Array(32).fill(7)));
 });
 
 Deno.test("text is normalized to NFC and counted in characters", () => {
