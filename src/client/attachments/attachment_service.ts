@@ -28,7 +28,7 @@ export const DEFAULT_MAX_FILE_BYTES = 100 * 1000 * 1000;
 /** How long uploaded chunks live in the network, ms (14 days, the inbox maximum). */
 export const CHUNK_TTL_MS = 14 * 24 * 3600_000;
 /** Chunks uploaded at once, per file. */
-export const UPLOAD_CONCURRENCY = 8;
+export const UPLOAD_CONCURRENCY = 4;
 /** Chunks downloaded at once, per file. */
 export const DOWNLOAD_CONCURRENCY = 6;
 /** The shortest interval between two progress events of one file, ms. */
