@@ -9,7 +9,9 @@
  * @module
  */
 import type { Kysely } from "kysely";
+import { randomBytes } from "../../shared/crypto/bytes.ts";
 import { HearthError } from "../../shared/errors.ts";
+import { inTx } from "../db/transaction.ts";
 import { type Logger, silentLogger } from "../../shared/log.ts";
 import type { AttachmentState, ClientDb } from "../db/schema.ts";
 import { type AttachmentRef, checkFileName } from "./attachment_ref.ts";
@@ -27,6 +29,11 @@ import { type ChunkNetwork, downloadFile, uploadFile } from "./file_transfer.ts"
 export const DEFAULT_MAX_FILE_BYTES = 100 * 1000 * 1000;
 /** How long uploaded chunks live in the network, ms (14 days, the inbox maximum). */
 export const CHUNK_TTL_MS = 14 * 24 * 3600_000;
+/**
+ * A file whose chunks expire sooner than this when it is attached goes up
+ * again, under a fresh key (2 days: time for the recipient to fetch it).
+ */
+export const REUPLOAD_MARGIN_MS = 2 * 24 * 3600_000;
 /** Chunks uploaded at once, per file. */
 export const UPLOAD_CONCURRENCY = 4;
 /** Chunks downloaded at once, per file. */
@@ -227,6 +234,7 @@ export class AttachmentService {
       throw new HearthError("bad_request", "A file is attached twice");
     }
     for (const id of ids) await this.#ownUnsent(id);
+    await this.#renewStale(ids);
     await Promise.all(ids.map((id) => this.upload(id)));
     const refs: AttachmentRef[] = [];
     for (const id of ids) {
@@ -247,6 +255,33 @@ export class AttachmentService {
       refs.push(ref);
     }
     return refs;
+  }
+
+  /**
+   * Make files uploaded so long ago that their chunks expire within
+   * {@link REUPLOAD_MARGIN_MS} go up again. Storing the same chunks again
+   * would not help: a content-addressed item stored twice keeps its first
+   * expiry, and nobody owns it to extend it. So the file gets a fresh key,
+   * which gives every chunk new bytes and a new key; its plaintext is here.
+   */
+  async #renewStale(ids: readonly string[]): Promise<void> {
+    const limit = this.#clock() + REUPLOAD_MARGIN_MS;
+    for (const id of ids) {
+      await inTx(this.#db, async (tx) => {
+        const r = await tx.selectFrom("attachments").select(["state", "expires_at"])
+          .where("id", "=", id).executeTakeFirst();
+        if (r?.state !== "uploaded" || r.expires_at === null || r.expires_at > limit) return;
+        await tx.updateTable("attachments").set({
+          file_key: randomBytes(32),
+          state: "local",
+          index_hashes: "[]",
+          done_bytes: 0,
+          expires_at: null,
+        }).where("id", "=", id).execute();
+        await tx.updateTable("attachment_chunks").set({ chunk_key: null })
+          .where("attachment_id", "=", id).execute();
+      });
+    }
   }
 
   /**

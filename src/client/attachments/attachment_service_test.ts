@@ -15,7 +15,12 @@ import type { ClientDb } from "../db/schema.ts";
 import { withClientDb } from "../messages/test_chat_db.ts";
 import { withTestRelayNet } from "../network/test_relay_net.ts";
 import type { AttachmentRef } from "./attachment_ref.ts";
-import { type AttachmentProgress, AttachmentService } from "./attachment_service.ts";
+import {
+  type AttachmentProgress,
+  AttachmentService,
+  CHUNK_TTL_MS,
+  REUPLOAD_MARGIN_MS,
+} from "./attachment_service.ts";
 import { CHUNK_BYTES, chunkCount, sealChunk, sealIndex } from "./chunk_crypto.ts";
 import type { ChunkNetwork } from "./file_transfer.ts";
 
@@ -189,6 +194,46 @@ Deno.test({
           assertEquals((await files.view(id!)).state, "failed");
         }
         await files.stop();
+      });
+    });
+  },
+});
+
+Deno.test({
+  name: "a file attached when its chunks are about to expire goes up again under a new key",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await withTestRelayNet(async (net) => {
+      await withTwoDbs(async (dbA, dbB) => {
+        const network = new CountingNetwork(net.client());
+        let now = Date.now();
+        const a = new AttachmentService({ db: dbA, network, clock: () => now });
+        const b = new AttachmentService({ db: dbB, network: net.client() });
+        await a.start();
+        await b.start();
+        const file = randomBytes(CHUNK_BYTES + 10);
+        const view = await a.add({
+          name: "a.bin",
+          type: "application/octet-stream",
+          stream: streamOf(file),
+        });
+        const first = await a.refsFor([view.id]);
+        const stores = network.stores;
+        // Still fresh: attaching again uploads nothing.
+        assertEquals((await a.refsFor([view.id]))[0]!.index, first[0]!.index);
+        assertEquals(network.stores, stores);
+        // Close to the chunks' expiry: every chunk and the index go again, with new bytes.
+        now += CHUNK_TTL_MS - REUPLOAD_MARGIN_MS + 1;
+        const renewed = await a.refsFor([view.id]);
+        assertEquals(network.stores - stores, chunkCount(file.length) + 1);
+        assert(toHex(renewed[0]!.key) !== toHex(first[0]!.key), "a fresh file key");
+        assert(renewed[0]!.index[0] !== first[0]!.index[0], "new index chunk keys");
+        const messageId = toHex(randomBytes(16));
+        const [incoming] = await b.recordIncoming(dbB, messageId, renewed);
+        assertEquals(await bytesOf((await b.open(incoming!)).stream), file);
+        await a.stop();
+        await b.stop();
       });
     });
   },
