@@ -18,6 +18,7 @@ import type { AttachmentRef } from "./attachment_ref.ts";
 import {
   type AttachmentProgress,
   AttachmentService,
+  type AttachmentServiceOptions,
   CHUNK_TTL_MS,
   REUPLOAD_MARGIN_MS,
 } from "./attachment_service.ts";
@@ -64,55 +65,73 @@ async function withTwoDbs(fn: (a: Kysely<ClientDb>, b: Kysely<ClientDb>) => Prom
   await withClientDb((a) => withClientDb((b) => fn(a, b)));
 }
 
+/** A sender (through a counting network) and a recipient over real relays, each with its own database. */
+interface Pair {
+  a: AttachmentService;
+  b: AttachmentService;
+  network: CountingNetwork;
+  dbA: Kysely<ClientDb>;
+  dbB: Kysely<ClientDb>;
+}
+
+async function withSenderAndRecipient(
+  optionsA: Partial<AttachmentServiceOptions>,
+  fn: (pair: Pair) => Promise<void>,
+): Promise<void> {
+  await withTestRelayNet(async (net) => {
+    await withTwoDbs(async (dbA, dbB) => {
+      const network = new CountingNetwork(net.client());
+      const a = new AttachmentService({ db: dbA, network, ...optionsA });
+      const b = new AttachmentService({ db: dbB, network: net.client() });
+      await a.start();
+      await b.start();
+      try {
+        await fn({ a, b, network, dbA, dbB });
+      } finally {
+        await a.stop();
+        await b.stop();
+      }
+    });
+  });
+}
+
 Deno.test({
   name: "a file goes up and comes down byte-identical; a retried upload sends only the rest",
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
-    await withTestRelayNet(async (net) => {
-      await withTwoDbs(async (dbA, dbB) => {
-        const network = new CountingNetwork(net.client());
-        const progress: AttachmentProgress[] = [];
-        const a = new AttachmentService({
-          db: dbA,
-          network,
-          onProgress: (p) => progress.push(p),
-        });
-        const b = new AttachmentService({ db: dbB, network: net.client() });
-        await a.start();
-        await b.start();
-        const file = randomBytes(3 * CHUNK_BYTES + 1234);
-        // The first upload fails after two chunks were stored.
-        network.failAfter = 2;
-        const view = await a.add({ name: "photo.jpg", type: "image/jpeg", stream: streamOf(file) });
-        assertEquals([view.name, view.size, view.type], ["photo.jpg", file.length, "image/jpeg"]);
-        await assertRejects(() => a.upload(view.id), HearthError);
-        assertEquals((await a.view(view.id)).state, "failed");
-        const acked = network.stores;
-        assertEquals(acked, 2);
-        network.failAfter = Infinity;
-        const refs = await a.refsFor([view.id]);
-        // Only the two chunks left and the index went the second time.
-        assertEquals(network.stores - acked, chunkCount(file.length) - 2 + 1);
-        assertEquals((await a.view(view.id)).state, "uploaded");
-        assert(progress.some((p) => p.state === "uploaded" && p.done === file.length));
+    const progress: AttachmentProgress[] = [];
+    await withSenderAndRecipient({ onProgress: (p) => progress.push(p) }, async (pair) => {
+      const { a, b, network, dbA, dbB } = pair;
+      const file = randomBytes(3 * CHUNK_BYTES + 1234);
+      // The first upload fails after two chunks were stored.
+      network.failAfter = 2;
+      const view = await a.add({ name: "photo.jpg", type: "image/jpeg", stream: streamOf(file) });
+      assertEquals([view.name, view.size, view.type], ["photo.jpg", file.length, "image/jpeg"]);
+      await assertRejects(() => a.upload(view.id), HearthError);
+      assertEquals((await a.view(view.id)).state, "failed");
+      const acked = network.stores;
+      assertEquals(acked, 2);
+      network.failAfter = Infinity;
+      const refs = await a.refsFor([view.id]);
+      // Only the two chunks left and the index went the second time.
+      assertEquals(network.stores - acked, chunkCount(file.length) - 2 + 1);
+      assertEquals((await a.view(view.id)).state, "uploaded");
+      assert(progress.some((p) => p.state === "uploaded" && p.done === file.length));
 
-        const messageId = toHex(randomBytes(16));
-        const [incoming] = await b.recordIncoming(dbB, messageId, refs);
-        const remote = (await b.viewsFor(messageId))[0]!;
-        assertEquals([remote.id, remote.state, remote.size], [incoming, "remote", file.length]);
-        const opened = await b.open(incoming!);
-        assertEquals(await bytesOf(opened.stream), file);
-        assertEquals((await b.view(incoming!)).state, "complete");
-        // A file sent once cannot be attached again; foreign and unknown ids are conflicts.
-        await a.attachTo(dbA, toHex(randomBytes(16)), [view.id]);
-        for (const id of [view.id, incoming!, "0".repeat(32)]) {
-          const err = await assertRejects(() => a.refsFor([id]), HearthError);
-          assertEquals(err.code, "conflict");
-        }
-        await a.stop();
-        await b.stop();
-      });
+      const messageId = toHex(randomBytes(16));
+      const [incoming] = await b.recordIncoming(dbB, messageId, refs);
+      const remote = (await b.viewsFor(messageId))[0]!;
+      assertEquals([remote.id, remote.state, remote.size], [incoming, "remote", file.length]);
+      const opened = await b.open(incoming!);
+      assertEquals(await bytesOf(opened.stream), file);
+      assertEquals((await b.view(incoming!)).state, "complete");
+      // A file sent once cannot be attached again; foreign and unknown ids are conflicts.
+      await a.attachTo(dbA, toHex(randomBytes(16)), [view.id]);
+      for (const id of [view.id, incoming!, "0".repeat(32)]) {
+        const err = await assertRejects(() => a.refsFor([id]), HearthError);
+        assertEquals(err.code, "conflict");
+      }
     });
   },
 });
@@ -204,37 +223,28 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
-    await withTestRelayNet(async (net) => {
-      await withTwoDbs(async (dbA, dbB) => {
-        const network = new CountingNetwork(net.client());
-        let now = Date.now();
-        const a = new AttachmentService({ db: dbA, network, clock: () => now });
-        const b = new AttachmentService({ db: dbB, network: net.client() });
-        await a.start();
-        await b.start();
-        const file = randomBytes(CHUNK_BYTES + 10);
-        const view = await a.add({
-          name: "a.bin",
-          type: "application/octet-stream",
-          stream: streamOf(file),
-        });
-        const first = await a.refsFor([view.id]);
-        const stores = network.stores;
-        // Still fresh: attaching again uploads nothing.
-        assertEquals((await a.refsFor([view.id]))[0]!.index, first[0]!.index);
-        assertEquals(network.stores, stores);
-        // Close to the chunks' expiry: every chunk and the index go again, with new bytes.
-        now += CHUNK_TTL_MS - REUPLOAD_MARGIN_MS + 1;
-        const renewed = await a.refsFor([view.id]);
-        assertEquals(network.stores - stores, chunkCount(file.length) + 1);
-        assert(toHex(renewed[0]!.key) !== toHex(first[0]!.key), "a fresh file key");
-        assert(renewed[0]!.index[0] !== first[0]!.index[0], "new index chunk keys");
-        const messageId = toHex(randomBytes(16));
-        const [incoming] = await b.recordIncoming(dbB, messageId, renewed);
-        assertEquals(await bytesOf((await b.open(incoming!)).stream), file);
-        await a.stop();
-        await b.stop();
+    let now = Date.now();
+    await withSenderAndRecipient({ clock: () => now }, async ({ a, b, network, dbB }) => {
+      const file = randomBytes(CHUNK_BYTES + 10);
+      const view = await a.add({
+        name: "a.bin",
+        type: "application/octet-stream",
+        stream: streamOf(file),
       });
+      const first = await a.refsFor([view.id]);
+      const stores = network.stores;
+      // Still fresh: attaching again uploads nothing.
+      assertEquals((await a.refsFor([view.id]))[0]!.index, first[0]!.index);
+      assertEquals(network.stores, stores);
+      // Close to the chunks' expiry: every chunk and the index go again, with new bytes.
+      now += CHUNK_TTL_MS - REUPLOAD_MARGIN_MS + 1;
+      const renewed = await a.refsFor([view.id]);
+      assertEquals(network.stores - stores, chunkCount(file.length) + 1);
+      assert(toHex(renewed[0]!.key) !== toHex(first[0]!.key), "a fresh file key");
+      assert(renewed[0]!.index[0] !== first[0]!.index[0], "new index chunk keys");
+      const messageId = toHex(randomBytes(16));
+      const [incoming] = await b.recordIncoming(dbB, messageId, renewed);
+      assertEquals(await bytesOf((await b.open(incoming!)).stream), file);
     });
   },
 });
