@@ -5,12 +5,20 @@
  * listener, and stops everything cleanly on SIGINT or SIGTERM.
  * @module
  */
-import { defaultDataDir, FlagError, parseFlags, USAGE } from "./src/shared/cli_flags.ts";
-import { formatHostPort, isUnspecifiedHost } from "./src/shared/host_port.ts";
+import {
+  type CliOptions,
+  defaultDataDir,
+  FlagError,
+  parseFlags,
+  USAGE,
+  WEB_PASSWORD_ENV,
+} from "./src/shared/cli_flags.ts";
+import { formatHostPort, isLoopbackHost, isUnspecifiedHost } from "./src/shared/host_port.ts";
 import { createLogger } from "./src/shared/log.ts";
 import { type LocalNet, localNetIds, startLocalNet } from "./src/relay/local_net.ts";
 import { RelayNode } from "./src/relay/node.ts";
 import { PROTOCOL_VERSION } from "./src/shared/codec/limits.ts";
+import { OwnerPassword } from "./src/web/session_auth.ts";
 import { startWebPort, type WebPort } from "./src/web/web_port.ts";
 
 /** The program's version. */
@@ -32,10 +40,54 @@ function startError(err: unknown, listen: string): string {
   return (err instanceof Error ? err.message : String(err)).split("\n")[0]!;
 }
 
+/** An environment variable, or undefined (also without --allow-env). */
+function envVar(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The web port's owner password, hashed (the clear text is dropped, and
+ * removed from the environment so that no child process inherits it).
+ * @throws {FlagError} when the file cannot be read or the password is empty or overlong
+ */
+async function ownerPassword(
+  source: CliOptions["webPassword"],
+): Promise<OwnerPassword | undefined> {
+  if (source === undefined) return undefined;
+  let text: string;
+  if ("file" in source) {
+    try {
+      text = (await Deno.readTextFile(source.file)).replace(/\r?\n$/, "");
+    } catch (err) {
+      throw new FlagError(
+        `--web-password-file: cannot read ${JSON.stringify(source.file)} (${
+          err instanceof Error ? err.name : "error"
+        })`,
+      );
+    }
+  } else {
+    text = source.env;
+    try {
+      Deno.env.delete(WEB_PASSWORD_ENV);
+    } catch { /* no --allow-env: nothing to clean */ }
+  }
+  const what = "file" in source ? "--web-password-file" : WEB_PASSWORD_ENV;
+  if (text.length === 0 || text.length > 1024) {
+    throw new FlagError(`${what}: the owner password must be 1 to 1024 characters`);
+  }
+  return await OwnerPassword.create(text);
+}
+
 async function main(args: string[]): Promise<number> {
   let options;
+  let password: OwnerPassword | undefined;
   try {
-    options = parseFlags(args);
+    options = parseFlags(args, envVar);
+    if (!options.help && !options.version) password = await ownerPassword(options.webPassword);
   } catch (err) {
     if (err instanceof FlagError) {
       console.error(`hearth: ${err.message}`);
@@ -55,6 +107,12 @@ async function main(args: string[]): Promise<number> {
   const log = createLogger({ level: options.logLevel });
   const gossipIntervalMs = Number(Deno.env.get("HEARTH_GOSSIP_INTERVAL_MS") ?? "") || undefined;
 
+  // Listen for a stop from the start on: a SIGTERM that comes while the
+  // node is still starting stops it cleanly once it has started.
+  const stopped = Promise.withResolvers<void>();
+  const onSignal = () => stopped.resolve();
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
   let node: RelayNode;
   try {
     node = await RelayNode.start({
@@ -100,9 +158,10 @@ async function main(args: string[]): Promise<number> {
     web = await startWebPort({
       dataDir,
       listen: options.web,
-      nodeStatus: () => node.status(),
+      nodeStatus: () => ({ ...node.status(), stats: node.stats() }),
       nodes: () => node.directory.liveNodes(),
       ...(options.maxFileMb !== undefined ? { maxFileBytes: options.maxFileMb * 1_000_000 } : {}),
+      ...(password ? { password } : {}),
       log,
     });
   } catch (err) {
@@ -122,16 +181,22 @@ async function main(args: string[]): Promise<number> {
   }
   say(`hearth: web port http://${formatHostPort(web.addr)}`);
   say(`hearth: owner token in ${web.tokenPath}: ${web.token}`);
+  // A secret like the token: stdout only, never the log.
+  say(`hearth: open ${web.loginUrl}`);
+  say("hearth: (a one-time sign-in link, valid for 10 minutes)");
+  if (!isLoopbackHost(web.addr.host)) {
+    say(
+      `hearth: warning: the web port listens beyond loopback (${
+        formatHostPort(web.addr)
+      }), over plain http: anyone who can reach it can try the owner password; use it only on a network you trust`,
+    );
+  }
   say(
     status.reachable
       ? `hearth: reachable; ${status.directorySize} nodes known`
       : "hearth: not reachable from peers: running as a client-only participant",
   );
 
-  const stopped = Promise.withResolvers<void>();
-  const onSignal = () => stopped.resolve();
-  Deno.addSignalListener("SIGINT", onSignal);
-  Deno.addSignalListener("SIGTERM", onSignal);
   await stopped.promise;
   say("hearth: stopping");
   await web.stop();

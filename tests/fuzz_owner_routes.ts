@@ -426,3 +426,158 @@ export async function ownerRoutes(
   const log = await Deno.readTextFile(node.logPath);
   assert(!/^ERROR|internal|uncaught/im.test(log), `Node log has an error:\n${log}`);
 }
+
+/** Characters a fuzzed UI path is made of: the allowed ones, and the ones of traversal tricks. */
+const uiPathArb: fc.Arbitrary<string> = fc.oneof(
+  fc.constantFrom(
+    "app.js",
+    "index.html",
+    "../deno.json",
+    "%2e%2e/deno.json",
+    "..%2fdeno.json",
+    "..\\deno.json",
+    ".hidden.js",
+    "a/../../main.ts",
+  ),
+  fc.array(
+    fc.constantFrom("a", "p", ".", "/", "%", "2", "e", "f", "5", "c", "\\", "-", "_", "js"),
+    {
+      maxLength: 16,
+    },
+  ).map((parts) => parts.join("")),
+);
+
+/**
+ * Fuzz the sign-in and session routes of `node`, and the passphrase
+ * routes: nothing but the right secret signs in, a fuzzed cookie never
+ * authorizes, a UI path outside the allowed names is a JSON 404, every
+ * HTML answer carries the CSP, and the node lives on.
+ * @param node a node process with an account (whose passphrase may be `passphrase`)
+ * @param options.runs how many requests (default 200)
+ * @param options.passphrase the account's passphrase (the phrase route then answers 200 too)
+ */
+export async function sessionRoutes(
+  node: NodeProcess,
+  options: { runs?: number; passphrase?: string } = {},
+): Promise<void> {
+  const base = `http://${node.webAddr}`;
+  const secretArb = fc.oneof(fc.string({ maxLength: 60 }), hexArb(32), fc.constant(""));
+  const kinds = fc.oneof(
+    fc.record({
+      kind: fc.constant("login" as const),
+      secret: secretArb,
+      origin: fc.option(fc.constantFrom(base, "http://evil.example", "null")),
+      raw: fc.option(fc.integer({ min: 0, max: 9_000 })),
+    }),
+    fc.record({ kind: fc.constant("link" as const), token: fc.oneof(secretArb, hexArb(32)) }),
+    fc.record({ kind: fc.constant("ui" as const), path: uiPathArb }),
+    fc.record({
+      kind: fc.constant("cookie" as const),
+      method: fc.constantFrom("GET", "POST", "PATCH"),
+      path: fc.constantFrom("/api/session", "/api/status", "/api/lock", "/api/settings", "/logout"),
+      cookie: fc.oneof(hexArb(32), fc.stringMatching(/^[!-~]{0,80}$/)),
+      origin: fc.constantFrom(base, "http://evil.example", ""),
+      csrf: fc.oneof(hexArb(32), fc.constant("")),
+    }),
+    fc.record({
+      kind: fc.constant("passphrase" as const),
+      route: fc.constantFrom("/api/account/phrase", "/api/account/passphrase"),
+      body: fc.oneof(
+        jsonArb,
+        fc.record({
+          passphrase: fieldArb(fc.oneof(fc.string(), fc.constant(options.passphrase ?? "x"))),
+          current: fieldArb(fc.string()),
+          new: fieldArb(fc.string()),
+        }, { requiredKeys: [] }),
+      ),
+    }),
+  );
+  const seen = new Set<string>();
+  await fuzz(
+    "the sign-in and session routes",
+    fc.asyncProperty(kinds, async (c) => {
+      let answer;
+      let what: string;
+      if (c.kind === "login") {
+        const body = c.raw === null
+          ? new URLSearchParams({ secret: c.secret }).toString()
+          : "secret=".padEnd(c.raw, "x");
+        what = `POST /login ${body.slice(0, 60)}`;
+        answer = await call(`${base}/login`, {
+          method: "POST",
+          redirect: "manual",
+          headers: {
+            "content-type": "application/x-www-form-urlencoded",
+            ...(c.origin === null ? {} : { origin: c.origin }),
+          },
+          body,
+        });
+        assert([400, 401, 429].includes(answer.status), `${what}: ${answer.status}`);
+        assert(answer.contentType?.startsWith("text/html"), what);
+      } else if (c.kind === "link") {
+        what = `GET /login?token=${c.token}`;
+        answer = await call(`${base}/login?token=${encodeURIComponent(c.token)}`, {
+          redirect: "manual",
+        });
+        assert([401, 429].includes(answer.status), `${what}: ${answer.status}`);
+      } else if (c.kind === "ui") {
+        what = `GET /ui/${c.path}`;
+        answer = await call(`${base}/ui/${c.path}`, { redirect: "manual" });
+        if (answer.status === 200) {
+          const clean = new URL(`${base}/ui/${c.path}`).pathname.slice(4);
+          assert(/^[a-z0-9_-]+(\/[a-z0-9_-]+)*\.[a-z]+$/.test(clean), `${what} served ${clean}`);
+        } else if (answer.status !== 303) {
+          assertEquals(expectError(answer, ["not_found"], what), "not_found");
+        }
+      } else if (c.kind === "cookie") {
+        what = `${c.method} ${c.path} with a fuzzed cookie`;
+        answer = await call(`${base}${c.path}`, {
+          method: c.method,
+          redirect: "manual",
+          headers: {
+            cookie: `hearth_session=${c.cookie}`,
+            ...(c.origin ? { origin: c.origin } : {}),
+            "x-csrf-token": c.csrf,
+          },
+          ...(c.method === "GET" ? {} : { body: "{}" }),
+        });
+        // Only POST /logout is a route; everything else refuses the fuzzed cookie.
+        const codes = c.method !== "POST" && c.path === "/logout" ? ["not_found" as const] : [
+          "unauthorized" as const,
+        ];
+        expectError(answer, codes, what);
+      } else {
+        what = `POST ${c.route}`;
+        answer = await call(`${base}${c.route}`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${node.ownerToken}` },
+          body: JSON.stringify(c.body),
+        });
+        if (answer.status !== 200) {
+          expectError(
+            answer,
+            ["bad_request", "too_large", "wrong_passphrase", "rate_limited"],
+            what,
+          );
+        }
+      }
+      if (answer.contentType?.startsWith("text/html")) {
+        // Every page carries the CSP: checked on the sign-in page below.
+        seen.add("html");
+      }
+      seen.add(`${c.kind} ${answer.status}`);
+    }),
+    { runs: options.runs ?? 200, seedOffset: 11 },
+  );
+  for (const kind of ["login 401", "link 401", "ui 404", "cookie 401"]) {
+    assert(seen.has(kind), `No fuzzed request was answered ${kind}`);
+  }
+  const page = await fetch(`${base}/login`);
+  await page.body?.cancel();
+  assert(page.headers.get("content-security-policy")?.includes("script-src 'self'"));
+  const status = await fetch(`${base}/api/status`, {
+    headers: { authorization: `Bearer ${node.ownerToken}` },
+  });
+  assertEquals(status.status, 200, "the node lives on");
+  await status.body?.cancel();
+}

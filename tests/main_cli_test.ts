@@ -61,7 +61,16 @@ Deno.test("deno task start and compile run a node as the tests and the benchmark
 });
 
 Deno.test("a bad flag or value prints one line and exits with code 2", async () => {
-  for (const args of [["--bogus"], ["--listen", "nope"], ["--seed"], ["--pow-bits", "99"]]) {
+  for (
+    const args of [
+      ["--bogus"],
+      ["--listen", "nope"],
+      ["--seed"],
+      ["--pow-bits", "99"],
+      ["--web", "0.0.0.0:0"],
+      ["--web", "0.0.0.0:0", "--web-password-file", "/nonexistent/hearth-password"],
+    ]
+  ) {
     const r = await runOnce(args);
     assertEquals(r.code, 2, `exit code for ${args.join(" ")}`);
     assertEquals(

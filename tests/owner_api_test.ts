@@ -4,7 +4,7 @@
  * port from the relay port, and the messaging routes under fuzzed input.
  */
 import { assert, assertEquals } from "./assert.ts";
-import { ownerRoutes } from "./fuzz_owner_routes.ts";
+import { ownerRoutes, sessionRoutes } from "./fuzz_owner_routes.ts";
 import { freePort, spawnNode } from "../tools/devnet_lib.ts";
 import { parseAccountId } from "../src/client/account/mod.ts";
 import { toBase64 } from "../src/shared/crypto/bytes.ts";
@@ -29,6 +29,24 @@ Deno.test({
       const log = await Deno.readTextFile(node.logPath);
       assert(log.includes(`hearth: web port http://${node.webAddr}`), log);
       assert(log.includes(`${dir}/owner-token`), log);
+      // The one-time sign-in link: printed once, on the start-up lines only.
+      const link = new RegExp(`hearth: open (http://${node.webAddr}/login\\?token=([0-9a-f]{64}))`)
+        .exec(log);
+      assert(link, log);
+      assertEquals(log.split(link[2]!).length, 2, "the link's token appears once");
+      assert(
+        !log.split("\n").some((l) => /^(INFO|WARN|ERROR|DEBUG) /.test(l) && l.includes(link[2]!)),
+      );
+      const signIn = await fetch(link[1]!, { redirect: "manual" });
+      assertEquals(signIn.status, 303);
+      await signIn.body?.cancel();
+      const cookie = signIn.headers.get("set-cookie")!.split(";")[0]!;
+      const viaCookie = await fetch(`http://${node.webAddr}/api/status`, { headers: { cookie } });
+      assertEquals(viaCookie.status, 200);
+      await viaCookie.body?.cancel();
+      const reused = await fetch(link[1]!, { redirect: "manual" });
+      assertEquals(reused.status, 401);
+      await reused.body?.cancel();
 
       const denied = await fetch(`${web}/api/status`);
       assertEquals([denied.status, (await denied.json()).error], [401, "unauthorized"]);
@@ -99,6 +117,7 @@ Deno.test({
     const node = await spawnNode({ dataDir: dir, port: freePort(), powBits: 8 });
     try {
       await ownerRoutes(node);
+      await sessionRoutes(node, { passphrase: "fuzzed owner passphrase" });
       assertEquals((await node.stop()).code, 0);
     } finally {
       await node.stop();

@@ -42,7 +42,7 @@ export interface NodeProcess {
   pid: number;
   /** Path of the file holding the node's stdout and stderr. */
   logPath: string;
-  /** Send a signal (default SIGTERM) and wait for the process to end. */
+  /** Send a signal (default SIGTERM) and wait for the process to end (killed after 30 s). */
   stop(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
   /** Whether the process has ended. */
   readonly exited: boolean;
@@ -60,6 +60,9 @@ export interface SpawnOptions {
   logLevel?: string;
   extraArgs?: string[];
 }
+
+/** How long {@link NodeProcess.stop} waits for a node to end before it kills it, ms. */
+const STOP_GRACE_MS = 30_000;
 
 /** Find a free TCP port on 127.0.0.1. */
 export function freePort(): number {
@@ -133,6 +136,21 @@ export async function spawnNode(options: SpawnOptions): Promise<NodeProcess> {
           child.kill(signal);
         } catch {
           // Already gone.
+        }
+      }
+      // A node that has not ended 30 s after the signal is killed, so no test waits forever.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<void>((resolve) => timer = setTimeout(resolve, STOP_GRACE_MS));
+      await Promise.race([status, late]);
+      clearTimeout(timer);
+      if (!exited) {
+        await Deno.writeTextFile(logPath, "devnet: no exit 30 s after the signal; killed\n", {
+          append: true,
+        }).catch(() => {});
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // Gone meanwhile.
         }
       }
       return await status;

@@ -223,6 +223,50 @@ export class Messenger {
   }
 
   /**
+   * Change the passphrase of the client database (re-encrypted under a new
+   * salt). The current one is checked first; then messaging stops for the
+   * change (open event streams end) and starts again.
+   * @param current the current passphrase
+   * @param next the new passphrase, 1 to 1024 characters
+   * @throws {HearthError} `wrong_passphrase`; `locked`; `not_found` without an account;
+   *   `bad_request` or `too_large` for the new one
+   */
+  changePassphrase(current: string, next: string): Promise<void> {
+    return this.#serial(async () => {
+      this.account();
+      await this.#vault.unlock(current); // unlocked: only checks it
+      await this.#stopSync(5_000);
+      await this.#stopChat();
+      try {
+        await this.#vault.changePassphrase(current, next);
+      } finally {
+        await this.#startChat();
+        await this.#startSync(false);
+      }
+    });
+  }
+
+  /**
+   * The account's 24-word recovery phrase, after checking the passphrase.
+   * @param passphrase the owner's passphrase
+   * @throws {HearthError} `wrong_passphrase`; `locked`; `not_found` without an account
+   */
+  recoveryPhrase(passphrase: string): Promise<string> {
+    return this.#serial(async () => {
+      this.account();
+      await this.#vault.unlock(passphrase); // unlocked: only checks it
+      const row = await this.#vault.db.selectFrom("account")
+        .select("seed").where("id", "=", 1).executeTakeFirstOrThrow();
+      const seed = new Uint8Array(row.seed);
+      try {
+        return seedToPhrase(seed);
+      } finally {
+        seed.fill(0);
+      }
+    });
+  }
+
+  /**
    * Close the client database and forget the keys, after publishing a
    * changed account config (bounded). A no-op unless unlocked.
    */

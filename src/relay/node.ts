@@ -63,6 +63,21 @@ export interface RelayStatus {
   directorySize: number;
 }
 
+/** The relay's counters (cheap to read: see {@link RelayNode.stats}). */
+export interface RelayStats {
+  /** Live nodes known, this one included. */
+  peers: number;
+  /** Distinct swarm keys this node holds items for. */
+  swarmsServed: number;
+  /** Items stored. */
+  itemsStored: number;
+  /** Onion bytes forwarded to next hops and back since start. */
+  bytesRelayed: number;
+}
+
+/** How old the stored-item counts may be before a read refreshes them, ms. */
+const COUNTS_MAX_AGE_MS = 10_000;
+
 /** A running relay node. */
 export class RelayNode {
   readonly identity: NodeIdentity;
@@ -82,6 +97,8 @@ export class RelayNode {
   #shutdownGraceMs: number;
   #log: Logger;
   #stopping: Promise<void> | undefined;
+  #traffic: { bytesRelayed: number };
+  #counts = { items: 0, keys: 0, at: -Infinity, running: false };
 
   private constructor(parts: {
     identity: NodeIdentity;
@@ -100,6 +117,7 @@ export class RelayNode {
     closing: AbortController;
     shutdownGraceMs: number;
     log: Logger;
+    traffic: { bytesRelayed: number };
   }) {
     this.identity = parts.identity;
     this.directory = parts.directory;
@@ -117,6 +135,7 @@ export class RelayNode {
     this.#closing = parts.closing;
     this.#shutdownGraceMs = parts.shutdownGraceMs;
     this.#log = parts.log;
+    this.#traffic = parts.traffic;
   }
 
   /** Start a node: open its data, bind the relay port, join the network. */
@@ -151,6 +170,7 @@ export class RelayNode {
       const rpc = createStorageRpc({ store, view, replicator, log: log.child("rpc") });
       const closing = new AbortController();
       const remoteOf = new WeakMap<Request, string>();
+      const traffic = { bytesRelayed: 0 };
       const app = relayApp({
         log,
         rateLimit: options.rateLimit,
@@ -164,6 +184,9 @@ export class RelayNode {
             handleFinal: (request) => rpc.handle(request),
             log: log.child("onion"),
             signal: closing.signal,
+            onForwarded: (bytes) => {
+              traffic.bytesRelayed += bytes;
+            },
           }),
         ],
       });
@@ -215,6 +238,7 @@ export class RelayNode {
         closing,
         shutdownGraceMs: options.shutdownGraceMs ?? 10_000,
         log,
+        traffic,
       });
       // From here the node owns every part: stopping it undoes the start.
       undo.length = 0;
@@ -246,6 +270,31 @@ export class RelayNode {
       publicAddr: this.publicAddr,
       reachable: s.reachable,
       directorySize: this.directory.size(),
+    };
+  }
+
+  /**
+   * The relay's counters. Peers and bytes are live; the stored-item counts
+   * are at most {@link COUNTS_MAX_AGE_MS} old: a read finding them older
+   * starts one count query in the background and answers the last result.
+   */
+  stats(): RelayStats {
+    const counts = this.#counts;
+    if (!counts.running && !this.#stopping && Date.now() - counts.at > COUNTS_MAX_AGE_MS) {
+      counts.running = true;
+      this.#store.counts().then((c) => {
+        counts.items = c.items;
+        counts.keys = c.keys;
+        counts.at = Date.now();
+      }, () => {}).finally(() => {
+        counts.running = false;
+      });
+    }
+    return {
+      peers: this.directory.size(),
+      swarmsServed: counts.keys,
+      itemsStored: counts.items,
+      bytesRelayed: this.#traffic.bytesRelayed,
     };
   }
 

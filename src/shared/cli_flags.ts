@@ -20,6 +20,12 @@ export interface CliOptions {
   localNet: boolean;
   /** The largest file the owner may send, MB (10^6 bytes); undefined: the default (100). */
   maxFileMb: number | undefined;
+  /**
+   * Where the web port's owner password comes from: a file (`--web-password-file`),
+   * the environment (`HEARTH_WEB_PASSWORD`), or none. Required when `--web` is
+   * not a loopback address.
+   */
+  webPassword: { file: string } | { env: string } | undefined;
   help: boolean;
   version: boolean;
 }
@@ -40,7 +46,10 @@ Usage: hearth [flags]
   --data-dir DIR          where keys and databases live (default: per-user data folder)
   --listen HOST:PORT      relay port, public (default 0.0.0.0:7000; port 0 = any free port)
   --public-addr HOST:PORT what other nodes dial (default: --listen)
-  --web HOST:PORT         owner web port, loopback only (default 127.0.0.1:7080; port 0 = any)
+  --web HOST:PORT         owner web port (default 127.0.0.1:7080; port 0 = any); beyond
+                          loopback it needs an owner password
+  --web-password-file PATH  a file holding the web port's owner password (or set the
+                          environment variable HEARTH_WEB_PASSWORD)
   --seed HOST:PORT        a node to join the network through (repeatable)
   --pow-bits N            proof-of-work difficulty of node records (default 20)
   --rate-limit R:B|off    per-peer requests/s and burst on the relay port (default 300:600)
@@ -64,11 +73,21 @@ function hostPortFlag(flag: string, value: string, allowPortZero: boolean): Host
   }
 }
 
+/** The environment variable that may hold the web port's owner password. */
+export const WEB_PASSWORD_ENV = "HEARTH_WEB_PASSWORD";
+
 /**
  * Parse arguments.
- * @throws {FlagError} on an unknown flag, a missing or bad value
+ * @param args the command line, without the program
+ * @param env reads an environment variable (default: none set); only
+ *   {@link WEB_PASSWORD_ENV} is read
+ * @throws {FlagError} on an unknown flag, a missing or bad value, or `--web`
+ *   beyond loopback without an owner password
  */
-export function parseFlags(args: readonly string[]): CliOptions {
+export function parseFlags(
+  args: readonly string[],
+  env: (name: string) => string | undefined = () => undefined,
+): CliOptions {
   const out: CliOptions = {
     dataDir: undefined,
     listen: parseHostPort(DEFAULTS.listen),
@@ -80,6 +99,7 @@ export function parseFlags(args: readonly string[]): CliOptions {
     logLevel: "info",
     localNet: true,
     maxFileMb: undefined,
+    webPassword: undefined,
     help: false,
     version: false,
   };
@@ -156,6 +176,12 @@ export function parseFlags(args: readonly string[]): CliOptions {
         out.maxFileMb = Number(v);
         break;
       }
+      case "--web-password-file": {
+        const v = value();
+        if (v.trim() === "") throw new FlagError("--web-password-file: empty path");
+        out.webPassword = { file: v };
+        break;
+      }
       case "--no-local-net":
         if (inline !== undefined) throw new FlagError(`${arg}: takes no value`);
         out.localNet = false;
@@ -171,9 +197,13 @@ export function parseFlags(args: readonly string[]): CliOptions {
         throw new FlagError(`unknown flag: ${JSON.stringify(arg)} (see --help)`);
     }
   }
-  if (!isLoopbackHost(out.web.host)) {
+  if (out.webPassword === undefined) {
+    const fromEnv = env(WEB_PASSWORD_ENV);
+    if (fromEnv !== undefined && fromEnv !== "") out.webPassword = { env: fromEnv };
+  }
+  if (!isLoopbackHost(out.web.host) && out.webPassword === undefined) {
     throw new FlagError(
-      "--web: binding the web port beyond loopback needs an owner password, which this version does not have yet",
+      `--web: binding the web port beyond loopback needs an owner password: give --web-password-file PATH or set ${WEB_PASSWORD_ENV}`,
     );
   }
   if (out.web.port !== 0 && out.web.port === out.listen.port) {

@@ -91,3 +91,18 @@ Deno.test("defaultDataDir follows each platform's convention", () => {
   );
   assertEquals(defaultDataDir(env({ APPDATA: "C:\\A" }), "windows"), "C:\\A\\hearth");
 });
+
+Deno.test("--web beyond loopback needs an owner password, from a file or the environment", () => {
+  for (const web of ["0.0.0.0:7080", "192.168.1.2:7080"]) {
+    const err = assertThrows(() => parseFlags(["--web", web]), FlagError);
+    assert(err.message.includes("--web-password-file") && !err.message.includes("\n"));
+    const fromFile = parseFlags(["--web", web, "--web-password-file", "/etc/hearth-pw"]);
+    assertEquals(fromFile.webPassword, { file: "/etc/hearth-pw" });
+    const env = (name: string) => name === "HEARTH_WEB_PASSWORD" ? "s3cret" : undefined;
+    assertEquals(parseFlags(["--web", web], env).webPassword, { env: "s3cret" });
+    assertThrows(() => parseFlags(["--web", web], () => ""), FlagError);
+  }
+  assertEquals(parseFlags([]).webPassword, undefined);
+  assertThrows(() => parseFlags(["--web-password-file", " "]), FlagError);
+  assertThrows(() => parseFlags(["--web-password-file"]), FlagError);
+});

@@ -34,7 +34,9 @@ export interface AccountRoutesDeps {
 
 /**
  * The routes `GET|POST|PATCH /api/account`, `GET /api/account/avatar`,
- * `POST /api/unlock` and `POST /api/lock`. Unlock attempts run one at a time.
+ * `POST /api/unlock`, `POST /api/lock`, `POST /api/account/passphrase` and
+ * `POST /api/account/phrase`. Passphrase checks (unlock, change, showing the
+ * phrase) run one at a time and share the backoff of wrong passphrases.
  * @param deps the messenger, the unlock limiter and a logger
  * @returns a sub-app to mount at "/"
  */
@@ -86,25 +88,57 @@ export function accountRoutes(deps: AccountRoutesDeps): Hono {
     return avatarResponse(await messenger.avatar());
   });
 
-  app.post("/api/unlock", async (c) => {
-    const body = await readJsonObject(c.req.raw);
-    const passphrase = requiredText(body, "passphrase");
+  /** Run a passphrase check one at a time, under the backoff of wrong passphrases. */
+  const guarded = <T>(event: string, fn: () => Promise<T>): Promise<T> => {
     const attempt = unlocks.then(async () => {
       limiter.check();
+      let result: T;
       try {
-        await messenger.unlock(passphrase);
+        result = await fn();
       } catch (err) {
         if (err instanceof HearthError && err.code === "wrong_passphrase") {
           limiter.failed();
-          log.info("account.unlock-failed", { failures: limiter.failures });
+          log.info(event, { failures: limiter.failures });
         }
         throw err;
       }
       limiter.succeeded();
+      return result;
     });
     unlocks = attempt.catch(() => {});
-    await attempt;
+    return attempt;
+  };
+
+  app.post("/api/unlock", async (c) => {
+    const body = await readJsonObject(c.req.raw);
+    const passphrase = requiredText(body, "passphrase");
+    await guarded("account.unlock-failed", () => messenger.unlock(passphrase));
     return c.json({ state: messenger.state() });
+  });
+
+  app.post("/api/account/passphrase", async (c) => {
+    const body = await readJsonObject(c.req.raw);
+    const current = requiredText(body, "current");
+    const next = requiredText(body, "new");
+    messenger.account();
+    await guarded(
+      "account.passphrase-change-failed",
+      () => messenger.changePassphrase(current, next),
+    );
+    log.info("account.passphrase-changed");
+    return c.json({ ok: true });
+  });
+
+  app.post("/api/account/phrase", async (c) => {
+    const body = await readJsonObject(c.req.raw);
+    const passphrase = requiredText(body, "passphrase");
+    messenger.account();
+    const recoveryPhrase = await guarded(
+      "account.phrase-refused",
+      () => messenger.recoveryPhrase(passphrase),
+    );
+    log.info("account.phrase-shown");
+    return c.json({ recoveryPhrase });
   });
 
   app.post("/api/lock", async (c) => {

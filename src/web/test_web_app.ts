@@ -10,6 +10,7 @@ import { TEST_KDF } from "../client/db/_test_helpers.ts";
 import { Messenger } from "../client/messenger.ts";
 import { createLogger, type Logger } from "../shared/log.ts";
 import { allowedHostsFor } from "./auth.ts";
+import type { OwnerPassword, SessionStore } from "./session_auth.ts";
 import { webApp } from "./web_app.ts";
 
 /** The owner token of the test app. */
@@ -39,21 +40,30 @@ export interface TestWebApp {
  * messenger and remove its folder after, whether `fn` threw or not.
  * @param fn the test body
  * @param options.clock the app's clock (default Date.now)
+ * @param options.sessions the app's browser sessions (default: its own store)
+ * @param options.password the app's owner password (default: none)
  * @returns when the messenger is closed and its folder removed
  */
 export async function withWebApp(
   fn: (t: TestWebApp) => Promise<void>,
-  options: { clock?: () => number } = {},
+  options: { clock?: () => number; sessions?: SessionStore; password?: OwnerPassword } = {},
 ): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "hearth-web-" });
   const messenger = await Messenger.open(dir, { kdfParams: TEST_KDF });
   const app = webApp({
     messenger,
     token: TEST_TOKEN,
-    nodeStatus: () => ({ id: "ab".repeat(32), reachable: true, directorySize: 7 }),
+    nodeStatus: () => ({
+      id: "ab".repeat(32),
+      reachable: true,
+      directorySize: 7,
+      stats: { peers: 7, swarmsServed: 2, itemsStored: 3, bytesRelayed: 4 },
+    }),
     hosts: () => allowedHostsFor({ host: "127.0.0.1", port: 7080 }),
     log: quietLog,
     ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.sessions ? { sessions: options.sessions } : {}),
+    ...(options.password ? { password: options.password } : {}),
   });
   try {
     await fn({ app, messenger, dir });

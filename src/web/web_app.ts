@@ -1,9 +1,11 @@
 /**
- * The Hono app of the web port: the Host check, `Cache-Control: no-store`
- * on every answer, the owner token on every `/api/*` route, the route
- * groups, one error handler mapping HearthError codes to statuses, and a
- * JSON 404. It never serves the relay's `/v1/` routes, and the relay port
- * never serves these.
+ * The Hono app of the web port: the Host check on every route,
+ * `Cache-Control: no-store` on every answer, the owner gate on every
+ * `/api/*` route (the owner token, or a browser session with Origin and
+ * CSRF token on state changes: session_auth.ts), sign-in (login_page.ts),
+ * the UI's static files (ui_static.ts), the route groups, one error handler
+ * mapping HearthError codes to statuses, and a JSON 404. It never serves
+ * the relay's `/v1/` routes, and the relay port never serves these.
  * @module
  */
 import { Hono } from "hono";
@@ -12,12 +14,15 @@ import { HearthError } from "../shared/errors.ts";
 import type { Logger } from "../shared/log.ts";
 import { accountRoutes } from "./account_routes.ts";
 import { attachmentRoutes } from "./attachment_routes.ts";
-import { bearerAuth, hostCheck } from "./auth.ts";
+import { hostCheck } from "./auth.ts";
 import { contactRoutes } from "./contact_routes.ts";
 import { eventRoutes } from "./event_routes.ts";
 import { groupRoutes } from "./group_routes.ts";
+import { loginRoutes } from "./login_page.ts";
 import { messageRoutes } from "./message_routes.ts";
+import { ownerAuth, type OwnerPassword, SessionStore } from "./session_auth.ts";
 import { settingsRoutes } from "./settings_routes.ts";
+import { uiRoutes } from "./ui_static.ts";
 import { UnlockLimiter } from "./unlock_limiter.ts";
 
 /** What the web port shows of the relay node (a subset of the node's status). */
@@ -28,6 +33,20 @@ export interface NodeStatusView {
   reachable: boolean;
   /** How many node records the directory holds. */
   directorySize: number;
+  /** Relay counters (see RelayNode.stats); absent in tests that do not run a relay. */
+  stats?: RelayStatsView;
+}
+
+/** The relay's counters `/api/status` shows. */
+export interface RelayStatsView {
+  /** Live nodes in the directory (this one included). */
+  peers: number;
+  /** Distinct swarms (account keys) this node holds items for. */
+  swarmsServed: number;
+  /** Items stored. */
+  itemsStored: number;
+  /** Onion bytes forwarded to the next hop since start. */
+  bytesRelayed: number;
 }
 
 /** Options of {@link webApp}. */
@@ -42,8 +61,12 @@ export interface WebAppOptions {
   hosts: () => readonly string[];
   /** Where events go (names and numbers only). */
   log: Logger;
-  /** Current time, ms (default Date.now), for the unlock limiter. */
+  /** Current time, ms (default Date.now), for the unlock limiter and the sessions. */
   clock?: () => number;
+  /** The browser sessions (default: a new store); the one-time link is issued on it. */
+  sessions?: SessionStore;
+  /** The owner password, when one is set (required beyond loopback). */
+  password?: OwnerPassword;
 }
 
 /** How many hex digits of the node ID `/api/status` shows. */
@@ -63,7 +86,9 @@ export function webApp(options: WebAppOptions): Hono {
     await next();
   });
   app.use("*", hostCheck({ hosts: options.hosts }));
-  app.use("/api/*", bearerAuth({ token: options.token }));
+  const clock = options.clock ? { clock: options.clock } : {};
+  const sessions = options.sessions ?? new SessionStore(clock);
+  app.use("/api/*", ownerAuth({ token: options.token, sessions, hosts: options.hosts }));
 
   app.get("/api/status", (c) => {
     const node = options.nodeStatus();
@@ -72,11 +97,27 @@ export function webApp(options: WebAppOptions): Hono {
         id: node.id.slice(0, NODE_ID_PREFIX_CHARS),
         reachable: node.reachable,
         directorySize: node.directorySize,
+        peers: node.stats?.peers ?? node.directorySize,
+        swarmsServed: node.stats?.swarmsServed ?? 0,
+        itemsStored: node.stats?.itemsStored ?? 0,
+        bytesRelayed: node.stats?.bytesRelayed ?? 0,
       },
       account: messenger.state(),
     });
   });
-  const limiter = new UnlockLimiter(options.clock ? { clock: options.clock } : {});
+  const limiter = new UnlockLimiter(clock);
+  app.route(
+    "/",
+    loginRoutes({
+      token: options.token,
+      password: options.password,
+      sessions,
+      limiter: new UnlockLimiter(clock),
+      hosts: options.hosts,
+      log: log.child("login"),
+    }),
+  );
+  app.route("/", uiRoutes({ sessions }));
   app.route("/", accountRoutes({ messenger, limiter, log: log.child("account") }));
   app.route("/", messageRoutes({ messenger, log: log.child("messages") }));
   app.route("/", attachmentRoutes({ messenger, log: log.child("files") }));

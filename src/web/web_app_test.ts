@@ -98,7 +98,15 @@ Deno.test("create, conflict, lock, wrong passphrase, unlock and status", async (
   await withHarness(async (h) => {
     const status0 = await h.call("GET", "/api/status");
     assertEquals(status0.json, {
-      node: { id: "ab".repeat(8), reachable: true, directorySize: 7 },
+      node: {
+        id: "ab".repeat(8),
+        reachable: true,
+        directorySize: 7,
+        peers: 7,
+        swarmsServed: 2,
+        itemsStored: 3,
+        bytesRelayed: 4,
+      },
       account: "absent",
     });
     assertEquals((await h.call("GET", "/api/account")).json.error, "not_found");

@@ -5,10 +5,11 @@
  * @module
  */
 import { Messenger, type MessengerOptions } from "../client/messenger.ts";
-import type { HostPort } from "../shared/host_port.ts";
+import { formatHostPort, type HostPort, isUnspecifiedHost } from "../shared/host_port.ts";
 import type { Logger } from "../shared/log.ts";
 import { allowedHostsFor } from "./auth.ts";
 import { loadOrCreateOwnerToken, OWNER_TOKEN_FILE } from "./owner_token.ts";
+import { type OwnerPassword, SessionStore } from "./session_auth.ts";
 import { type NodeStatusView, webApp } from "./web_app.ts";
 
 /** Options of {@link startWebPort}. */
@@ -26,6 +27,8 @@ export interface WebPortOptions {
   kdfParams?: MessengerOptions["kdfParams"];
   /** The largest file the owner may send, bytes (default 100 MB). */
   maxFileBytes?: number;
+  /** The owner password (sign-in with it besides the token); required beyond loopback. */
+  password?: OwnerPassword;
 }
 
 /** A running web port. */
@@ -36,6 +39,11 @@ export interface WebPort {
   token: string;
   /** The token file's path. */
   tokenPath: string;
+  /**
+   * The one-time sign-in link, made at this start: valid once, for 10
+   * minutes. A secret like the token: print it on stdout only, never log it.
+   */
+  loginUrl: string;
   /** Stop serving (requests in flight finish), then lock and close the messenger. */
   stop(): Promise<void>;
 }
@@ -56,9 +64,12 @@ export async function startWebPort(options: WebPortOptions): Promise<WebPort> {
     log: options.log.child("messenger"),
   });
   let hosts: string[] = [];
+  const sessions = new SessionStore();
   const app = webApp({
     messenger,
     token,
+    sessions,
+    ...(options.password ? { password: options.password } : {}),
     nodeStatus: options.nodeStatus,
     hosts: () => hosts,
     log: options.log.child("web"),
@@ -76,9 +87,12 @@ export async function startWebPort(options: WebPortOptions): Promise<WebPort> {
   }
   const addr = { host: options.listen.host, port: server.addr.port };
   hosts = allowedHostsFor(addr);
+  if (isUnspecifiedHost(addr.host)) hosts = [...new Set([...hosts, ...interfaceHosts(addr.port)])];
+  const linkHost = isUnspecifiedHost(addr.host) ? { host: "127.0.0.1", port: addr.port } : addr;
   return {
     addr,
     token,
+    loginUrl: `http://${formatHostPort(linkHost)}/login?token=${sessions.issueLoginLink()}`,
     tokenPath: `${options.dataDir}/${OWNER_TOKEN_FILE}`,
     stop: async () => {
       // The messenger first: closing it ends the open event streams
@@ -87,4 +101,19 @@ export async function startWebPort(options: WebPortOptions): Promise<WebPort> {
       await server.shutdown();
     },
   };
+}
+
+/**
+ * The `host:port` of every address of this machine's interfaces, lower
+ * case: what a browser on the LAN puts in Host when the web port listens on
+ * 0.0.0.0 or [::]. Empty when the interfaces cannot be read.
+ */
+function interfaceHosts(port: number): string[] {
+  try {
+    return Deno.networkInterfaces().map((i) =>
+      formatHostPort({ host: i.address.split("%")[0]!, port }).toLowerCase()
+    );
+  } catch {
+    return [];
+  }
 }

@@ -45,6 +45,8 @@ export interface OnionRoutesDeps {
   replay?: ReplayCache;
   /** Aborted when the node stops: forwards in flight end at once with `unavailable`. */
   signal?: AbortSignal;
+  /** Told the bytes of each forward that got an answer (packet out plus response back). */
+  onForwarded?: (bytes: number) => void;
 }
 
 /**
@@ -85,6 +87,7 @@ export function onionRoutes(deps: OnionRoutesDeps): Hono {
         timeoutMs,
         signal: deps.signal,
       });
+      deps.onForwarded?.(layer.packet.length + response.length);
       return await wrapForwardedResponse(layer.keys, response);
     } catch (err) {
       if (!(err instanceof HearthError)) throw err;

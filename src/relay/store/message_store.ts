@@ -357,6 +357,18 @@ export class MessageStore {
     return purged;
   }
 
+  /**
+   * How many items the store holds and for how many distinct keys (swarm
+   * accounts), expired ones not yet purged included. One query over the
+   * `(key, ns, seq)` index: callers cache it (RelayNode.stats).
+   */
+  async counts(): Promise<{ items: number; keys: number }> {
+    const row = await this.#db.selectFrom("items")
+      .select([sql<number>`count(*)`.as("n"), sql<number>`count(DISTINCT key)`.as("k")])
+      .executeTakeFirst();
+    return { items: Number(row?.n ?? 0), keys: Number(row?.k ?? 0) };
+  }
+
   /** The live items and bytes a key holds in one namespace class (for the quota). */
   async usage(key: Uint8Array, cls: NamespaceClass): Promise<{ items: number; bytes: number }> {
     // The same classes as namespaceClass (item.ts), by |ns % 10|.
