@@ -499,6 +499,22 @@ function lastText(m) {
   return "";
 }
 
+/** An async action that shows its error, if any, as a toast. */
+function toastErrors(fn) {
+  return async () => {
+    try {
+      await fn();
+    } catch (e) {
+      toast(errorText(e));
+    }
+  };
+}
+
+/** A small button of class `cls` (primary, secondary, danger). */
+function smallButton(cls, testid, text, onclick) {
+  return h("button", { class: `${cls} small`, type: "button", testid, text, onclick });
+}
+
 function renderList() {
   if (!listEl) return;
   // requests
@@ -508,16 +524,13 @@ function renderList() {
       ? h("h2", { class: "section-title", text: `Message requests (${S.requests.length})` })
       : null,
     S.requests.map((r) => {
-      const act = (what) => async () => {
-        try {
+      const act = (what) =>
+        toastErrors(async () => {
           await api("POST", `/api/requests/${enc(r.accountId)}/${what}`);
           if (what === "accept") openConversation(r.accountId);
           else if (S.current === r.accountId) closeChat();
           await refreshLists();
-        } catch (e) {
-          toast(errorText(e));
-        }
-      };
+        });
       return h(
         "div",
         { class: "request-item", testid: "request-item", "data-account-id": r.accountId },
@@ -535,27 +548,9 @@ function renderList() {
         h(
           "div",
           { class: "row-buttons" },
-          h("button", {
-            class: "primary small",
-            type: "button",
-            testid: "request-accept",
-            text: "Accept",
-            onclick: act("accept"),
-          }),
-          h("button", {
-            class: "secondary small",
-            type: "button",
-            testid: "request-decline",
-            text: "Decline",
-            onclick: act("decline"),
-          }),
-          h("button", {
-            class: "danger small",
-            type: "button",
-            testid: "request-block",
-            text: "Block",
-            onclick: act("block"),
-          }),
+          smallButton("primary", "request-accept", "Accept", act("accept")),
+          smallButton("secondary", "request-decline", "Decline", act("decline")),
+          smallButton("danger", "request-block", "Block", act("block")),
         ),
       );
     }),
@@ -566,16 +561,13 @@ function renderList() {
     invitesEl,
     invites.length ? h("h2", { class: "section-title", text: "Group invitations" }) : null,
     invites.map((g) => {
-      const act = (what) => async () => {
-        try {
+      const act = (what) =>
+        toastErrors(async () => {
           const v = await api("POST", `/api/groups/${enc(g.id)}/${what}`);
           S.groups.set(v.id, v);
           await refreshLists();
           if (what === "join") openConversation(g.id);
-        } catch (e) {
-          toast(errorText(e));
-        }
-      };
+        });
       return h(
         "div",
         { class: "request-item", testid: "group-invite", "data-group-id": g.id },
@@ -596,20 +588,8 @@ function renderList() {
         h(
           "div",
           { class: "row-buttons" },
-          h("button", {
-            class: "primary small",
-            type: "button",
-            testid: "group-join",
-            text: "Join",
-            onclick: act("join"),
-          }),
-          h("button", {
-            class: "secondary small",
-            type: "button",
-            testid: "group-decline",
-            text: "Decline",
-            onclick: act("decline"),
-          }),
+          smallButton("primary", "group-join", "Join", act("join")),
+          smallButton("secondary", "group-decline", "Decline", act("decline")),
         ),
       );
     }),

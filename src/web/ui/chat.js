@@ -13,6 +13,7 @@ import {
   icon,
   replace,
   shortId,
+  showModal,
 } from "./dom.js";
 import { hooks, isGroupId, nameOf, S } from "./state.js";
 import { avatarEl, errorText, toast } from "./app.js";
@@ -1294,13 +1295,7 @@ async function react(m, emoji) {
 
 function smallDialog(label, ...children) {
   const d = h("dialog", { class: "small-dialog", "aria-label": label }, ...children);
-  d.addEventListener("close", () => d.remove());
-  d.addEventListener("click", (ev) => {
-    if (ev.target === d) d.close();
-  });
-  document.body.append(d);
-  d.showModal();
-  return d;
+  return showModal(d);
 }
 
 function openEmojiPicker(m, _anchor) {

@@ -5,7 +5,7 @@
  * @module
  */
 import { api, apiBlob, ApiError, enc } from "./api.js";
-import { formatBytes, h, replace, shortId } from "./dom.js";
+import { formatBytes, h, replace, shortId, showModal } from "./dom.js";
 import { hooks, nameOf, S } from "./state.js";
 import { avatarEl, errorText, forgetAvatar, lockNow, toast } from "./app.js";
 import { makeThumbnail, openConversation } from "./chat.js";
@@ -27,13 +27,52 @@ function dialog(title, ...children) {
     h("div", { class: "dialog-body" }, ...children),
   );
   close.addEventListener("click", () => d.close());
-  d.addEventListener("close", () => d.remove());
-  d.addEventListener("click", (ev) => {
-    if (ev.target === d) d.close();
+  return showModal(d);
+}
+
+/** The error line of a form (role alert). */
+function errorLine() {
+  return h("p", { class: "error", role: "alert" });
+}
+
+/** A form's primary submit button. */
+function submitButton(testid, text) {
+  return h("button", { class: "primary", type: "submit", testid, text });
+}
+
+/**
+ * A <form> of class `cls` that handles its own submit: the default is
+ * prevented, the error line `err` cleared, then `onsubmit()` runs.
+ */
+function form(cls, err, onsubmit, ...children) {
+  return h("form", {
+    class: cls,
+    onsubmit: (ev) => {
+      ev.preventDefault();
+      err.textContent = "";
+      return onsubmit();
+    },
+  }, ...children);
+}
+
+/**
+ * A <label> for the file input `input` that acts as a button: a click opens
+ * the file picker, and so do Enter and Space.
+ */
+function pickerButton(input, text) {
+  return h("label", {
+    class: "secondary small",
+    for: input.id,
+    tabindex: "0",
+    role: "button",
+    text,
+    onkeydown: (ev) => {
+      if (ev.key === "Enter" || ev.key === " ") {
+        ev.preventDefault();
+        input.click();
+      }
+    },
   });
-  document.body.append(d);
-  d.showModal();
-  return d;
 }
 
 function blobToBase64(blob) {
@@ -55,7 +94,7 @@ async function smallImage(file) {
 // ---------- new chat ----------
 
 export function openNewChat() {
-  const err = h("p", { class: "error", role: "alert" });
+  const err = errorLine();
   const input = h("input", {
     id: "new-chat-id",
     testid: "new-chat-id",
@@ -64,42 +103,33 @@ export function openNewChat() {
     spellcheck: "false",
     placeholder: "hearth1…",
   });
-  const submit = h("button", {
-    class: "primary",
-    type: "submit",
-    testid: "new-chat-submit",
-    text: "Start chat",
-  });
+  const submit = submitButton("new-chat-submit", "Start chat");
   const d = dialog(
     "New chat",
-    h(
-      "form",
-      {
-        class: "stack",
-        onsubmit: async (ev) => {
-          ev.preventDefault();
-          err.textContent = "";
-          const id = input.value.trim();
-          if (id.toLowerCase() === S.account.accountId || id.toLowerCase() === "self") {
-            d.close();
-            return openConversation("self");
-          }
-          submit.disabled = true;
-          try {
-            // checks the Account ID's checksum (an unknown peer is fine)
-            await api("GET", `/api/conversations/${enc(id)}`);
-          } catch (e) {
-            if (!(e instanceof ApiError && e.status === 404)) {
-              err.textContent = e.code === "bad_account_id"
-                ? "This is not a valid Account ID (check for typos)."
-                : errorText(e);
-              submit.disabled = false;
-              return;
-            }
-          }
+    form(
+      "stack",
+      err,
+      async () => {
+        const id = input.value.trim();
+        if (id.toLowerCase() === S.account.accountId || id.toLowerCase() === "self") {
           d.close();
-          openConversation(id);
-        },
+          return openConversation("self");
+        }
+        submit.disabled = true;
+        try {
+          // checks the Account ID's checksum (an unknown peer is fine)
+          await api("GET", `/api/conversations/${enc(id)}`);
+        } catch (e) {
+          if (!(e instanceof ApiError && e.status === 404)) {
+            err.textContent = e.code === "bad_account_id"
+              ? "This is not a valid Account ID (check for typos)."
+              : errorText(e);
+            submit.disabled = false;
+            return;
+          }
+        }
+        d.close();
+        openConversation(id);
       },
       h("label", { for: "new-chat-id", text: "Account ID" }),
       input,
@@ -118,7 +148,7 @@ export function openNewChat() {
 // ---------- new group ----------
 
 export function openNewGroup() {
-  const err = h("p", { class: "error", role: "alert" });
+  const err = errorLine();
   const name = h("input", {
     id: "group-name",
     testid: "group-name",
@@ -141,38 +171,29 @@ export function openNewGroup() {
       ` ${c.displayName || shortId(c.accountId)}`,
     )
   );
-  const submit = h("button", {
-    class: "primary",
-    type: "submit",
-    testid: "group-create",
-    text: "Create group",
-  });
+  const submit = submitButton("group-create", "Create group");
   const d = dialog(
     "New group",
-    h(
-      "form",
-      {
-        class: "stack",
-        onsubmit: async (ev) => {
-          ev.preventDefault();
-          err.textContent = "";
-          const ids = new Set(members.value.split(/[\s,]+/).map((s) => s.trim()).filter(Boolean));
-          for (const p of d.querySelectorAll("input.member-pick:checked")) ids.add(p.value);
-          submit.disabled = true;
-          try {
-            const g = await api("POST", "/api/groups", {
-              name: name.value.trim(),
-              members: [...ids],
-            });
-            S.groups.set(g.id, g);
-            d.close();
-            await hooks.refreshLists();
-            openConversation(g.id);
-          } catch (e) {
-            err.textContent = errorText(e);
-            submit.disabled = false;
-          }
-        },
+    form(
+      "stack",
+      err,
+      async () => {
+        const ids = new Set(members.value.split(/[\s,]+/).map((s) => s.trim()).filter(Boolean));
+        for (const p of d.querySelectorAll("input.member-pick:checked")) ids.add(p.value);
+        submit.disabled = true;
+        try {
+          const g = await api("POST", "/api/groups", {
+            name: name.value.trim(),
+            members: [...ids],
+          });
+          S.groups.set(g.id, g);
+          d.close();
+          await hooks.refreshLists();
+          openConversation(g.id);
+        } catch (e) {
+          err.textContent = errorText(e);
+          submit.disabled = false;
+        }
       },
       h("label", { for: "group-name", text: "Group name" }),
       name,
@@ -263,21 +284,7 @@ export async function openGroupInfo(id) {
         "div",
         { class: "group-top" },
         avatarEl("group", g.id, g.name, g.hasPicture, "large"),
-        g.admin
-          ? h("label", {
-            class: "secondary small",
-            for: "group-picture",
-            tabindex: "0",
-            role: "button",
-            text: "Change picture",
-            onkeydown: (ev) => {
-              if (ev.key === "Enter" || ev.key === " ") {
-                ev.preventDefault();
-                pic.click();
-              }
-            },
-          })
-          : null,
+        g.admin ? pickerButton(pic, "Change picture") : null,
         pic,
       ),
       h("label", { for: "group-rename", text: "Name" }),
@@ -532,19 +539,7 @@ export async function openSettings() {
       "div",
       { class: "row" },
       avatarBox,
-      h("label", {
-        class: "secondary small",
-        for: "settings-avatar",
-        role: "button",
-        tabindex: "0",
-        text: "Change avatar",
-        onkeydown: (ev) => {
-          if (ev.key === "Enter" || ev.key === " ") {
-            ev.preventDefault();
-            avatar.click();
-          }
-        },
-      }),
+      pickerButton(avatar, "Change avatar"),
       avatar,
       a.hasAvatar
         ? h("button", {
@@ -694,7 +689,7 @@ function blockedList() {
 }
 
 function changePassphrase(box) {
-  const err = h("p", { class: "error", role: "alert" });
+  const err = errorLine();
   const cur = h("input", {
     id: "pp-cur",
     type: "password",
@@ -711,41 +706,32 @@ function changePassphrase(box) {
   });
   replace(
     box,
-    h(
-      "form",
-      {
-        class: "stack inset",
-        onsubmit: async (ev) => {
-          ev.preventDefault();
-          err.textContent = "";
-          try {
-            await api("POST", "/api/account/passphrase", { current: cur.value, new: nw.value });
-            replace(box, h("p", { class: "ok", role: "status", text: "Passphrase changed." }));
-          } catch (e) {
-            err.textContent = e.code === "wrong_passphrase"
-              ? "The current passphrase is wrong."
-              : errorText(e);
-          }
-        },
+    form(
+      "stack inset",
+      err,
+      async () => {
+        try {
+          await api("POST", "/api/account/passphrase", { current: cur.value, new: nw.value });
+          replace(box, h("p", { class: "ok", role: "status", text: "Passphrase changed." }));
+        } catch (e) {
+          err.textContent = e.code === "wrong_passphrase"
+            ? "The current passphrase is wrong."
+            : errorText(e);
+        }
       },
       h("label", { for: "pp-cur", text: "Current passphrase" }),
       cur,
       h("label", { for: "pp-new", text: "New passphrase" }),
       nw,
       err,
-      h("button", {
-        class: "primary",
-        type: "submit",
-        testid: "passphrase-submit",
-        text: "Change passphrase",
-      }),
+      submitButton("passphrase-submit", "Change passphrase"),
     ),
   );
   cur.focus();
 }
 
 function showPhrase(box) {
-  const err = h("p", { class: "error", role: "alert" });
+  const err = errorLine();
   const pass = h("input", {
     id: "ph-pass",
     type: "password",
@@ -755,47 +741,38 @@ function showPhrase(box) {
   });
   replace(
     box,
-    h(
-      "form",
-      {
-        class: "stack inset",
-        onsubmit: async (ev) => {
-          ev.preventDefault();
-          err.textContent = "";
-          try {
-            const r = await api("POST", "/api/account/phrase", { passphrase: pass.value });
-            replace(
-              box,
-              h("p", {
-                class: "muted",
-                text: "Keep these words secret: anyone who has them can take over your account.",
-              }),
-              h(
-                "ol",
-                { class: "phrase", testid: "phrase-text" },
-                r.recoveryPhrase.split(/\s+/).map((w) => h("li", { text: w })),
-              ),
-              h("button", {
-                class: "secondary small",
-                type: "button",
-                text: "Hide",
-                onclick: () => box.replaceChildren(),
-              }),
-            );
-          } catch (e) {
-            err.textContent = e.code === "wrong_passphrase" ? "Wrong passphrase." : errorText(e);
-          }
-        },
+    form(
+      "stack inset",
+      err,
+      async () => {
+        try {
+          const r = await api("POST", "/api/account/phrase", { passphrase: pass.value });
+          replace(
+            box,
+            h("p", {
+              class: "muted",
+              text: "Keep these words secret: anyone who has them can take over your account.",
+            }),
+            h(
+              "ol",
+              { class: "phrase", testid: "phrase-text" },
+              r.recoveryPhrase.split(/\s+/).map((w) => h("li", { text: w })),
+            ),
+            h("button", {
+              class: "secondary small",
+              type: "button",
+              text: "Hide",
+              onclick: () => box.replaceChildren(),
+            }),
+          );
+        } catch (e) {
+          err.textContent = e.code === "wrong_passphrase" ? "Wrong passphrase." : errorText(e);
+        }
       },
       h("label", { for: "ph-pass", text: "Enter your passphrase to see the recovery phrase" }),
       pass,
       err,
-      h("button", {
-        class: "primary",
-        type: "submit",
-        testid: "phrase-submit",
-        text: "Show phrase",
-      }),
+      submitButton("phrase-submit", "Show phrase"),
     ),
   );
   pass.focus();

@@ -48,6 +48,20 @@ export function replace(el, ...children) {
   return append(el, children);
 }
 
+/**
+ * Show a <dialog> as a modal: it leaves the page once closed, and a click on
+ * its backdrop closes it.
+ */
+export function showModal(d) {
+  d.addEventListener("close", () => d.remove());
+  d.addEventListener("click", (ev) => {
+    if (ev.target === d) d.close();
+  });
+  document.body.append(d);
+  d.showModal();
+  return d;
+}
+
 /** Shorten an Account ID for display: "hearth1abcd…wxyz". */
 export function shortId(id) {
   if (typeof id !== "string") return "";
