@@ -29,14 +29,9 @@ import type { MemberAuth, OwnerAuth } from "./storage_request.ts";
 export async function checkOwnerAuth(
   key: Uint8Array,
   auth: OwnerAuth,
-  options: { ns: number; operands: SignedOperands; now: number; windowMs?: number },
+  options: AuthCheckOptions,
 ): Promise<void> {
-  if (Math.abs(options.now - auth.ts) > (options.windowMs ?? SIGNATURE_WINDOW_MS)) {
-    throw new HearthError("bad_timestamp", "Request timestamp is outside the window");
-  }
-  if (!bytesEqual(swarmKeyOf(auth.pubkey), key)) {
-    throw new HearthError("bad_signature", "Key does not own this swarm key");
-  }
+  checkTimeAndOwner(key, auth, options);
   const signed = storageSigningBytes(key, options.ns, auth.ts, options.operands);
   if (!(await verify(auth.pubkey, signed, auth.sig))) {
     throw new HearthError("bad_signature", "Bad signature");
@@ -58,19 +53,44 @@ export async function checkOwnerAuth(
 export async function checkMemberAuth(
   key: Uint8Array,
   auth: MemberAuth,
-  options: { ns: number; operands: SignedOperands; now: number; windowMs?: number },
+  options: AuthCheckOptions,
 ): Promise<void> {
-  if (Math.abs(options.now - auth.ts) > (options.windowMs ?? SIGNATURE_WINDOW_MS)) {
-    throw new HearthError("bad_timestamp", "Request timestamp is outside the window");
-  }
-  if (!bytesEqual(swarmKeyOf(auth.pubkey), key)) {
-    throw new HearthError("bad_signature", "Key does not own this swarm key");
-  }
+  checkTimeAndOwner(key, auth, options);
   if (!(await verify(auth.pubkey, groupAccessBytes(key, auth.member), auth.token))) {
     throw new HearthError("bad_signature", "Bad access token");
   }
   const signed = storageSigningBytes(key, options.ns, auth.ts, options.operands);
   if (!(await verify(auth.member, signed, auth.sig))) {
     throw new HearthError("bad_signature", "Bad signature");
+  }
+}
+
+/** What a signature check needs besides the key and the signature's fields. */
+interface AuthCheckOptions {
+  /** The namespace. */
+  ns: number;
+  /** The method and what it acts on. */
+  operands: SignedOperands;
+  /** The clock, ms. */
+  now: number;
+  /** The accepted clock difference, ms (default ±60 s). */
+  windowMs?: number;
+}
+
+/**
+ * The checks an owner's and a member's request share: the timestamp is
+ * within the window, and the owner's public key hashes to `key`.
+ * @throws {HearthError} `bad_timestamp` or `bad_signature`
+ */
+function checkTimeAndOwner(
+  key: Uint8Array,
+  auth: { pubkey: Uint8Array; ts: number },
+  options: AuthCheckOptions,
+): void {
+  if (Math.abs(options.now - auth.ts) > (options.windowMs ?? SIGNATURE_WINDOW_MS)) {
+    throw new HearthError("bad_timestamp", "Request timestamp is outside the window");
+  }
+  if (!bytesEqual(swarmKeyOf(auth.pubkey), key)) {
+    throw new HearthError("bad_signature", "Key does not own this swarm key");
   }
 }
