@@ -7,8 +7,8 @@
  */
 import { testIdentity } from "../../../tests/test_identity.ts";
 import { assertEquals } from "../../../tests/assert.ts";
-import { concatBytes, randomBytes, toHex, u64, utf8 } from "../../shared/crypto/bytes.ts";
-import { labeledHash, sha256 } from "../../shared/crypto/hash.ts";
+import { concatBytes, randomBytes, toHex } from "../../shared/crypto/bytes.ts";
+import { labeledHash } from "../../shared/crypto/hash.ts";
 import { generateSigningKeyPair, sign, type SigningKeyPair } from "../../shared/crypto/sign.ts";
 import { decodeFrame, encodeFrame } from "../../shared/codec/frame.ts";
 import { openDatabase } from "../../shared/db/open.ts";
@@ -20,6 +20,7 @@ import { MessageStore } from "../store/message_store.ts";
 import { type RelayDb, relayMigrations } from "../store/schema.ts";
 import { swarmKeyOf } from "../swarm/swarm_map.ts";
 import { swarmViewOf } from "../swarm/swarm_view.ts";
+import { type Signable, specSigningBytes } from "./_spec_signing.ts";
 import { createStorageRpc, type StorageQuota } from "./storage_rpc.ts";
 
 const T0 = 1_764_000_000_000;
@@ -76,25 +77,6 @@ async function withRpc(
   }
 }
 
-type Signable =
-  | { method: "store"; data: Uint8Array }
-  | { method: "retrieve" }
-  | { method: "delete"; hashes: Uint8Array[] }
-  | { method: "expire"; hashes: Uint8Array[]; expiry: number };
-
-/** PROTOCOL §5: H("hearth/storage/v1", method, K, ns16, u64(ts), extra). */
-function signingBytes(req: Signable, key: Uint8Array, ns: number, ts: number): Uint8Array {
-  const extra = req.method === "store"
-    ? sha256(req.data)
-    : req.method === "retrieve"
-    ? new Uint8Array(0)
-    : req.method === "delete"
-    ? concatBytes(...req.hashes)
-    : concatBytes(u64(req.expiry), ...req.hashes);
-  const ns16 = new Uint8Array([(ns >> 8) & 0xff, ns & 0xff]);
-  return labeledHash("hearth/storage/v1", utf8(req.method), key, ns16, u64(ts), extra);
-}
-
 interface Group {
   keys: SigningKeyPair;
   key: Uint8Array;
@@ -131,7 +113,7 @@ async function memberFields(
     member: toHex(m.keys.publicKey),
     token: toHex(m.token),
     ts,
-    sig: toHex(await sign(signer, signingBytes(req, g.key, ns, ts))),
+    sig: toHex(await sign(signer, specSigningBytes(req, g.key, ns, ts))),
   };
 }
 
@@ -142,7 +124,7 @@ async function ownerFields(
   ns: number,
   ts: number,
 ): Promise<Record<string, unknown>> {
-  const sig = await sign(g.keys, signingBytes(req, g.key, ns, ts));
+  const sig = await sign(g.keys, specSigningBytes(req, g.key, ns, ts));
   return { pubkey: toHex(g.keys.publicKey), ts, sig: toHex(sig) };
 }
 

@@ -1,7 +1,6 @@
 import { testIdentity } from "../../../tests/test_identity.ts";
 import { assert, assertEquals } from "../../../tests/assert.ts";
-import { concatBytes, randomBytes, toHex, u32, u64, utf8 } from "../../shared/crypto/bytes.ts";
-import { labeledHash, sha256 } from "../../shared/crypto/hash.ts";
+import { concatBytes, randomBytes, toHex, u32 } from "../../shared/crypto/bytes.ts";
 import { generateSigningKeyPair, sign, type SigningKeyPair } from "../../shared/crypto/sign.ts";
 import { decodeFrame, encodeFrame } from "../../shared/codec/frame.ts";
 import { openDatabase } from "../../shared/db/open.ts";
@@ -14,6 +13,7 @@ import { MessageStore } from "../store/message_store.ts";
 import { type RelayDb, relayMigrations } from "../store/schema.ts";
 import { swarmKeyOf } from "../swarm/swarm_map.ts";
 import { swarmViewOf } from "../swarm/swarm_view.ts";
+import { type Signable, specSigningBytes } from "./_spec_signing.ts";
 import { createStorageRpc, type StorageQuota, type StorageRpc } from "./storage_rpc.ts";
 
 const T0 = 1_764_000_000_000;
@@ -98,25 +98,6 @@ interface Account {
 async function account(): Promise<Account> {
   const keys = await generateSigningKeyPair();
   return { keys, key: swarmKeyOf(keys.publicKey) };
-}
-
-type Signable =
-  | { method: "store"; data: Uint8Array }
-  | { method: "retrieve" }
-  | { method: "delete"; hashes: Uint8Array[] }
-  | { method: "expire"; hashes: Uint8Array[]; expiry: number };
-
-/** The signed bytes, written out from PROTOCOL §5 independently of the code under test. */
-function specSigningBytes(req: Signable, key: Uint8Array, ns: number, ts: number): Uint8Array {
-  const extra = req.method === "store"
-    ? sha256(req.data)
-    : req.method === "retrieve"
-    ? new Uint8Array(0)
-    : req.method === "delete"
-    ? concatBytes(...req.hashes)
-    : concatBytes(u64(req.expiry), ...req.hashes);
-  const ns16 = new Uint8Array([(ns >> 8) & 0xff, ns & 0xff]);
-  return labeledHash("hearth/storage/v1", utf8(req.method), key, ns16, u64(ts), extra);
 }
 
 /** The `pubkey, ts, sig` fields of an owner-signed request. */
