@@ -139,6 +139,25 @@ export async function infoAndDirectory(net: FuzzNet): Promise<void> {
     ),
     { runs: 200, seedOffset: 5 },
   );
+  // The change cursor: a well-formed one from elsewhere starts over, anything else is refused.
+  const cursorShaped = fc.tuple(fc.stringMatching(/^[0-9a-f]{16}$/), fc.nat()).map(([e, n]) =>
+    `${e}.${n}`
+  );
+  await fuzz(
+    "GET /v1/directory?after=",
+    fc.asyncProperty(fc.oneof(fc.string({ maxLength: 60 }), cursorShaped), async (cursor) => {
+      const answer = await call(net.url(`/v1/directory?after=${encodeURIComponent(cursor)}`));
+      const body = JSON.parse(new TextDecoder().decode(answer.body));
+      if (/^[0-9a-f]{16}\.(0|[1-9][0-9]{0,14})$/.test(cursor)) {
+        assertEquals(answer.status, 200);
+        assertEquals(body.records.length, 4);
+      } else {
+        assertEquals(answer.status, 400);
+        assertEquals(body.error, "bad_request");
+      }
+    }),
+    { runs: 200, seedOffset: 6 },
+  );
 }
 
 const PEER_ROUTES = {

@@ -250,7 +250,8 @@ Deno.test("announce refuses bad, oversized, weak and undialable records", async 
     assertFalse(relay.directory.isKnown(stranger.id));
     assertEquals(relay.directory.size(), 0);
     const directory = await (await fetch(`http://${relay.addr}/v1/directory`)).json();
-    assertEquals(directory, { records: [] });
+    assertEquals(directory.records, []);
+    assertEquals(directory.more, false);
     assertEquals((await fetch(`http://${relay.addr}/v1/nowhere`)).status, 404);
   });
 });

@@ -8,7 +8,8 @@
  * @module
  */
 import { writeFileAtomic } from "../../shared/atomic_file.ts";
-import { MAX_DIRECTORY_RECORDS } from "../../shared/codec/limits.ts";
+import { MAX_DIRECTORY_RECORDS, MAX_KNOWN_NODES } from "../../shared/codec/limits.ts";
+import { toHex } from "../../shared/crypto/bytes.ts";
 import type { Logger } from "../../shared/log.ts";
 import {
   isFresh,
@@ -24,7 +25,19 @@ export const MAX_FAILURES = 3;
 /** File name of the persisted directory in the data dir. */
 export const DIRECTORY_FILE = "directory.json";
 /** Largest `directory.json` read at start, bytes. */
-const MAX_FILE_BYTES = 8 * 1024 * 1024;
+const MAX_FILE_BYTES = 64 * 1024 * 1024;
+/** Longest change cursor accepted, characters. */
+export const MAX_CURSOR_LENGTH = 40;
+
+/** One page of changes: records that arrived after a cursor (PROTOCOL.md §3). */
+export interface DirectoryPage {
+  /** Live records, in the order they arrived here. */
+  records: NodeRecord[];
+  /** Where the next page starts. */
+  cursor: string;
+  /** Whether more records arrived after this page. */
+  more: boolean;
+}
 
 /** What {@link Directory} needs. */
 export interface DirectoryDeps {
@@ -40,11 +53,20 @@ export interface DirectoryDeps {
   log: Logger;
   /** Delay before a change is written to disk, ms (default 1,000). */
   persistDelayMs?: number;
+  /**
+   * Checks a record (default {@link verifyRecord}). A simulation may pass a
+   * memoizing wrapper: the check is a pure function of the record and time.
+   */
+  verify?: typeof verifyRecord;
 }
 
 interface Entry {
   record: NodeRecord;
   failures: number;
+  /** Arrival number of the current record here (see {@link Directory.changesAfter}). */
+  seq: number;
+  /** Index in the peer array. */
+  index: number;
 }
 
 /** The set of live nodes this node knows, itself included when reachable. */
@@ -54,6 +76,15 @@ export class Directory {
   #self: NodeRecord | undefined;
   #selfReachable = false;
   #known = new Map<string, Entry>();
+  /** The known records, in no order (an entry's `index` is its place). */
+  #peerArr: NodeRecord[] = [];
+  /** Arrivals in order: superseded ones are skipped when read, and compacted away. */
+  #arrivals: { seq: number; id: string }[] = [];
+  #seq = 0;
+  #selfSeq = 0;
+  /** Names this directory's arrival numbering; a cursor from another one starts over. */
+  #epoch = toHex(crypto.getRandomValues(new Uint8Array(8)));
+  #verify: typeof verifyRecord;
   /** Dropped node ID → when it was dropped. */
   #dropped = new Map<string, number>();
   #listeners = new Set<() => void>();
@@ -72,6 +103,7 @@ export class Directory {
   constructor(deps: DirectoryDeps) {
     this.#deps = deps;
     this.#clock = deps.clock ?? Date.now;
+    this.#verify = deps.verify ?? verifyRecord;
   }
 
   /** The proof-of-work difficulty records must meet. */
@@ -102,6 +134,12 @@ export class Directory {
   setSelf(record: NodeRecord, options: { reachable: boolean }): void {
     const changed = this.#selfReachable !== options.reachable ||
       (options.reachable && this.#self?.addr !== record.addr);
+    if (this.#self !== record || (options.reachable && !this.#selfReachable)) {
+      // A new record, or one that just became servable, arrives anew.
+      this.#selfSeq = ++this.#seq;
+      this.#arrivals.push({ seq: this.#selfSeq, id: record.id });
+      this.#compact();
+    }
     this.#self = record;
     this.#selfReachable = options.reachable;
     this.#live = undefined;
@@ -136,9 +174,9 @@ export class Directory {
       if (existing && existing.record.ts >= record.ts) continue;
       const droppedAt = this.#dropped.get(record.id);
       if (droppedAt !== undefined && record.ts <= droppedAt) continue;
-      if (!existing && this.#known.size >= MAX_DIRECTORY_RECORDS - 1) continue;
+      if (!existing && this.#known.size >= MAX_KNOWN_NODES - 1) continue;
       try {
-        await verifyRecord(record, { now: this.#clock(), powBits: this.#deps.powBits });
+        await this.#verify(record, { now: this.#clock(), powBits: this.#deps.powBits });
       } catch {
         continue;
       }
@@ -147,16 +185,27 @@ export class Directory {
       if (current && current.record.ts >= record.ts) continue;
       const droppedNow = this.#dropped.get(record.id);
       if (droppedNow !== undefined && record.ts <= droppedNow) continue;
-      if (!current && this.#known.size >= MAX_DIRECTORY_RECORDS - 1) continue;
+      if (!current && this.#known.size >= MAX_KNOWN_NODES - 1) continue;
       this.#dropped.delete(record.id);
       const failures = current && current.record.addr === record.addr ? current.failures : 0;
-      this.#known.set(record.id, { record, failures });
+      const seq = ++this.#seq;
+      this.#arrivals.push({ seq, id: record.id });
+      if (current) {
+        current.record = record;
+        current.failures = failures;
+        current.seq = seq;
+        this.#peerArr[current.index] = record;
+      } else {
+        this.#known.set(record.id, { record, failures, seq, index: this.#peerArr.length });
+        this.#peerArr.push(record);
+      }
       this.#nextStaleAt = Math.min(this.#nextStaleAt, record.ts + RECORD_MAX_AGE_MS);
       if (!current || current.record.addr !== record.addr) membership = true;
       accepted++;
     }
     if (accepted > 0) {
       this.#live = undefined;
+      this.#compact();
       this.#persistSoon();
     }
     if (membership) this.#changed();
@@ -174,7 +223,52 @@ export class Directory {
   /** The live known nodes other than this one. */
   peers(): NodeRecord[] {
     this.#prune();
-    return [...this.#known.values()].map((e) => e.record);
+    return this.#peerArr.slice();
+  }
+
+  /**
+   * Up to `n` distinct live known nodes other than this one, drawn at
+   * random without copying the directory.
+   * @param n how many
+   * @param random uniform numbers in [0, 1)
+   */
+  samplePeers(n: number, random: () => number): NodeRecord[] {
+    this.#prune();
+    const all = this.#peerArr;
+    if (n >= all.length) return shuffled(all, random);
+    const picked = new Set<number>();
+    // n is a handful and far below the directory size, so few draws repeat.
+    for (let tries = 0; picked.size < n && tries < n * 16; tries++) {
+      picked.add(Math.floor(random() * all.length));
+    }
+    return [...picked].map((i) => all[i]!);
+  }
+
+  /**
+   * The live records that arrived after `cursor`, in arrival order, at most
+   * {@link MAX_DIRECTORY_RECORDS}. A record re-signed or replaced arrives
+   * again; this node's own record is included when it is reachable.
+   * Without a cursor, or with one from before a restart, it starts from
+   * the beginning.
+   * @param cursor a cursor from an earlier page, or undefined
+   * @param limit most records (default and at most {@link MAX_DIRECTORY_RECORDS})
+   * @throws {RangeError} when the cursor is malformed
+   */
+  changesAfter(cursor: string | undefined, limit = MAX_DIRECTORY_RECORDS): DirectoryPage {
+    const after = this.#parseCursor(cursor);
+    this.#prune();
+    const max = Math.max(1, Math.min(limit, MAX_DIRECTORY_RECORDS));
+    const now = this.#clock();
+    const records: NodeRecord[] = [];
+    let lastSeq = after;
+    let i = firstAfter(this.#arrivals, after);
+    for (; i < this.#arrivals.length && records.length < max; i++) {
+      const { seq, id } = this.#arrivals[i]!;
+      lastSeq = seq;
+      const record = this.#current(id, seq);
+      if (record && isFresh(record, now)) records.push(record);
+    }
+    return { records, cursor: `${this.#epoch}.${lastSeq}`, more: i < this.#arrivals.length };
   }
 
   /**
@@ -199,7 +293,8 @@ export class Directory {
 
   /** How many live nodes there are, this node included when reachable. */
   size(): number {
-    return this.#liveList().length;
+    this.#prune();
+    return this.#known.size + (this.#self && this.#selfReachable ? 1 : 0);
   }
 
   /**
@@ -212,9 +307,9 @@ export class Directory {
     if (!entry) return;
     entry.failures++;
     if (entry.failures < MAX_FAILURES) return;
-    this.#known.delete(id);
+    this.#remove(id, entry);
     this.#dropped.set(id, this.#clock());
-    if (this.#dropped.size > MAX_DIRECTORY_RECORDS) {
+    if (this.#dropped.size > MAX_KNOWN_NODES) {
       // Bounded: forget the oldest drop (Maps iterate in insertion order).
       this.#dropped.delete(this.#dropped.keys().next().value!);
     }
@@ -268,11 +363,52 @@ export class Directory {
   #liveList(): NodeRecord[] {
     this.#prune();
     if (!this.#live) {
-      const live = [...this.#known.values()].map((e) => e.record);
+      const live = this.#peerArr.slice();
       if (this.#self && this.#selfReachable) live.push(this.#self);
       this.#live = live;
     }
     return this.#live;
+  }
+
+  /** Forget a known node (O(1): the last record of the peer array takes its place). */
+  #remove(id: string, entry: Entry): void {
+    this.#known.delete(id);
+    const last = this.#peerArr.pop()!;
+    if (entry.index < this.#peerArr.length) {
+      this.#peerArr[entry.index] = last;
+      this.#known.get(last.id)!.index = entry.index;
+    }
+  }
+
+  /** The record of `id` if its current arrival number is `seq`. */
+  #current(id: string, seq: number): NodeRecord | undefined {
+    if (this.#self && id === this.#self.id) {
+      return seq === this.#selfSeq && this.#selfReachable ? this.#self : undefined;
+    }
+    const entry = this.#known.get(id);
+    return entry && entry.seq === seq ? entry.record : undefined;
+  }
+
+  /** Drop superseded arrivals once they outnumber the current ones. */
+  #compact(): void {
+    if (this.#arrivals.length <= 2 * (this.#known.size + 1) + 1_024) return;
+    this.#arrivals = this.#arrivals.filter(({ seq, id }) =>
+      (this.#self && id === this.#self.id)
+        ? seq === this.#selfSeq
+        : this.#known.get(id)?.seq === seq
+    );
+  }
+
+  /** The arrival number a cursor stands for; 0 for none or another epoch. */
+  #parseCursor(cursor: string | undefined): number {
+    if (cursor === undefined) return 0;
+    const match = cursor.length <= MAX_CURSOR_LENGTH
+      ? /^([0-9a-f]{16})\.(0|[1-9][0-9]{0,14})$/.exec(cursor)
+      : null;
+    if (!match) throw new RangeError("Directory cursor is malformed");
+    if (match[1] !== this.#epoch) return 0;
+    const seq = Number(match[2]);
+    return seq <= this.#seq ? seq : 0;
   }
 
   #prune(): void {
@@ -282,7 +418,7 @@ export class Directory {
     this.#nextStaleAt = Infinity;
     for (const [id, entry] of this.#known) {
       if (!isFresh(entry.record, now)) {
-        this.#known.delete(id);
+        this.#remove(id, entry);
         changed = true;
       } else {
         this.#nextStaleAt = Math.min(this.#nextStaleAt, entry.record.ts + RECORD_MAX_AGE_MS);
@@ -335,4 +471,26 @@ async function readDirectoryFile(dataDir: string, log: Logger): Promise<unknown[
 /** Write the records atomically: a synced temp file renamed over the old one. */
 async function writeDirectoryFile(dataDir: string, records: NodeRecord[]): Promise<void> {
   await writeFileAtomic(`${dataDir}/${DIRECTORY_FILE}`, JSON.stringify({ version: 1, records }));
+}
+
+/** Index of the first arrival with a number above `seq` (binary search; numbers ascend). */
+function firstAfter(arrivals: readonly { seq: number }[], seq: number): number {
+  let lo = 0;
+  let hi = arrivals.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (arrivals[mid]!.seq <= seq) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** A shuffled copy (Fisher–Yates). */
+function shuffled<T>(items: readonly T[], random: () => number): T[] {
+  const copy = items.slice();
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
+  }
+  return copy;
 }

@@ -6,11 +6,7 @@
  */
 import { Hono } from "hono";
 import { toHex } from "../../shared/crypto/bytes.ts";
-import {
-  MAX_DIRECTORY_RECORDS,
-  MAX_RECORD_BYTES,
-  PROTOCOL_VERSION,
-} from "../../shared/codec/limits.ts";
+import { MAX_RECORD_BYTES, PROTOCOL_VERSION } from "../../shared/codec/limits.ts";
 import { HearthError } from "../../shared/errors.ts";
 import type { Logger } from "../../shared/log.ts";
 import { readJson } from "../rpc/body.ts";
@@ -38,6 +34,8 @@ export interface DirectoryRoutesDeps {
   log: Logger;
   /** Most dial-backs in flight at once; more announcements get `unavailable` (default 8). */
   maxDialBacks?: number;
+  /** Checks an announced record (default {@link verifyRecord}; see DirectoryDeps.verify). */
+  verify?: typeof verifyRecord;
 }
 
 /**
@@ -59,6 +57,7 @@ export function infoMatches(info: unknown, record: NodeRecord): boolean {
 export function directoryRoutes(deps: DirectoryRoutesDeps): Hono {
   const clock = deps.clock ?? Date.now;
   const maxDialBacks = deps.maxDialBacks ?? 8;
+  const verify = deps.verify ?? verifyRecord;
   const x25519 = toHex(deps.identity.dh.publicKey);
   let dialing = 0;
   const app = new Hono();
@@ -71,17 +70,23 @@ export function directoryRoutes(deps: DirectoryRoutesDeps): Hono {
       directorySize: deps.directory.size(),
     }));
 
-  app.get(
-    "/v1/directory",
-    (c) => c.json({ records: deps.directory.liveNodes().slice(0, MAX_DIRECTORY_RECORDS) }),
-  );
+  app.get("/v1/directory", (c) => {
+    let page;
+    try {
+      page = deps.directory.changesAfter(c.req.query("after"));
+    } catch (err) {
+      if (err instanceof RangeError) throw new HearthError("bad_request", err.message);
+      throw err;
+    }
+    return c.json(page);
+  });
 
   app.post("/v1/announce", async (c) => {
     const record = parseRecord(await readJson(c.req.raw, MAX_RECORD_BYTES));
     if (record.id === deps.identity.id) {
       throw new HearthError("bad_request", "Record is this node's own");
     }
-    await verifyRecord(record, { now: clock(), powBits: deps.directory.powBits });
+    await verify(record, { now: clock(), powBits: deps.directory.powBits });
     if (dialing >= maxDialBacks) throw new HearthError("unavailable", "Too many announcements");
     dialing++;
     let reachable = false;

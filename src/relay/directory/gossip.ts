@@ -1,15 +1,26 @@
 /**
  * Bootstrap and gossip (PROTOCOL.md §3): announce this node's record, pull
- * directories from random peers, probe peers for liveness, re-sign the
- * record every 30 minutes. A node whose announcement no peer accepts is
- * client-only: it still learns the directory, but is in no swarm.
+ * what changed from a few gossip partners, probe peers for liveness,
+ * re-sign the record every 30 minutes. A node whose announcement no peer
+ * accepts is client-only: it still learns the directory, but is in no
+ * swarm.
+ *
+ * Each pull asks only for the records that arrived at the partner since
+ * the last pull from it (a cursor), so a round costs what changed, not the
+ * whole directory. Partners are kept between rounds for their cursors, and
+ * one is swapped for a random peer at every re-signing so that the pull
+ * graph keeps mixing.
  * @module
  */
-import { MAX_DIRECTORY_RECORDS, MAX_RECORD_BYTES } from "../../shared/codec/limits.ts";
+import {
+  MAX_DIRECTORY_RECORDS,
+  MAX_KNOWN_NODES,
+  MAX_RECORD_BYTES,
+} from "../../shared/codec/limits.ts";
 import { HearthError } from "../../shared/errors.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { PeerClient } from "../peer_client.ts";
-import type { Directory } from "./directory.ts";
+import { type Directory, MAX_CURSOR_LENGTH } from "./directory.ts";
 import { DIAL_BACK_TIMEOUT_MS, infoMatches, MAX_INFO_BYTES } from "./directory_routes.ts";
 import { isValidAddr, RECORD_RESIGN_MS, signRecord } from "./record.ts";
 import type { NodeIdentity, NodeRecord } from "./record_types.ts";
@@ -23,6 +34,10 @@ const PULL_TIMEOUT_MS = 5_000;
 const ANNOUNCE_TIMEOUT_MS = DIAL_BACK_TIMEOUT_MS + 2_000;
 /** Random peers announced to, besides the seeds. */
 const ANNOUNCE_PEERS = 3;
+/** Gossip partners kept; each round pulls from the next one. */
+export const GOSSIP_PARTNERS = 3;
+/** Most pages read in one pull (enough for a full directory). */
+const MAX_PAGES = Math.ceil(MAX_KNOWN_NODES / MAX_DIRECTORY_RECORDS);
 
 /** What {@link Gossip} needs. */
 export interface GossipDeps {
@@ -73,6 +88,11 @@ export class Gossip {
   #running: Promise<void> | undefined;
   #stopped = true;
   #extraSeeds: string[] = [];
+  /** Partner node IDs, pulled from in turn. */
+  #partners: string[] = [];
+  #nextPartner = 0;
+  /** Cursor of the last page read, by address (partners and seeds only). */
+  #cursors = new Map<string, string>();
   /** While client-only: when to announce again, and the current backoff. */
   #nextAnnounceAt = 0;
   #announceBackoffMs = 0;
@@ -148,18 +168,22 @@ export class Gossip {
       await this.bootstrap();
       return;
     }
-    const peers = this.#deps.directory.peers();
-    const source = peers.length > 0
-      ? this.#pick(peers, 1)[0]!.addr
-      : this.#pick(this.#seeds(), 1)[0];
-    if (source !== undefined) this.#lastGossipOk = await this.#pull(source);
+    const partner = this.#nextSource();
+    const source = partner?.addr ?? this.#pick(this.#seeds(), 1)[0];
+    if (source !== undefined) {
+      this.#lastGossipOk = await this.#pull(source);
+      if (partner && !this.#lastGossipOk) this.#dropPartner(partner.id);
+    }
     await Promise.all(
-      this.#pick(this.#deps.directory.peers(), this.#deps.probeCount ?? 3)
+      this.#deps.directory.samplePeers(this.#deps.probeCount ?? 3, this.#random)
         .map((peer) => this.#probe(peer)),
     );
     const now = this.#clock();
     const resignMs = this.#deps.resignIntervalMs ?? RECORD_RESIGN_MS;
     if (now - this.#signedAt >= resignMs) {
+      // Swap one partner for a random peer, so the pull graph keeps mixing.
+      const swapped = this.#pick(this.#partners, 1)[0];
+      if (swapped !== undefined) this.#dropPartner(swapped);
       await this.#sign();
       await this.#announce(this.#reachable ? [] : this.#seeds());
     } else if (!this.#reachable && now >= this.#nextAnnounceAt) {
@@ -194,7 +218,7 @@ export class Gossip {
   async #announce(extra: string[]): Promise<void> {
     const record = this.#record!;
     const targets = new Set(extra);
-    for (const peer of this.#pick(this.#deps.directory.peers(), ANNOUNCE_PEERS)) {
+    for (const peer of this.#deps.directory.samplePeers(ANNOUNCE_PEERS, this.#random)) {
       targets.add(peer.addr);
     }
     targets.delete(this.#deps.publicAddr);
@@ -229,21 +253,78 @@ export class Gossip {
     this.#nextAnnounceAt = this.#clock() + this.#announceBackoffMs;
   }
 
-  /** Pull a peer's directory and merge it; returns whether the pull worked. */
-  async #pull(addr: string): Promise<boolean> {
-    try {
-      const res = await this.#deps.peers.json(addr, "/v1/directory", undefined, {
-        timeoutMs: PULL_TIMEOUT_MS,
-        maxResponseBytes: MAX_DIRECTORY_RECORDS * MAX_RECORD_BYTES + 1_024,
-      });
-      const records = (res as { records?: unknown } | null)?.records;
-      if (!Array.isArray(records)) return false;
-      const accepted = await this.#deps.directory.merge(records);
-      this.#deps.log.debug("gossip.pulled", { received: records.length, accepted });
-      return true;
-    } catch {
-      return false;
+  /**
+   * The partner to pull from this round: drop partners that left the
+   * directory, top the set up with random peers, then take the next in turn.
+   */
+  #nextSource(): NodeRecord | undefined {
+    const directory = this.#deps.directory;
+    for (const id of this.#partners.slice()) {
+      if (!directory.isKnown(id)) this.#dropPartner(id);
     }
+    if (this.#partners.length < GOSSIP_PARTNERS) {
+      const wanted = GOSSIP_PARTNERS - this.#partners.length;
+      for (const peer of directory.samplePeers(wanted + this.#partners.length, this.#random)) {
+        if (this.#partners.length >= GOSSIP_PARTNERS) break;
+        if (!this.#partners.includes(peer.id)) this.#partners.push(peer.id);
+      }
+    }
+    for (let i = 0; i < this.#partners.length; i++) {
+      const id = this.#partners[this.#nextPartner++ % this.#partners.length]!;
+      const record = directory.get(id);
+      if (record) return record;
+    }
+    return undefined;
+  }
+
+  /** Stop pulling from a partner; keep cursors only for partners and seeds. */
+  #dropPartner(id: string): void {
+    this.#partners = this.#partners.filter((p) => p !== id);
+    const keep = new Set(this.#seeds());
+    for (const partner of this.#partners) {
+      const addr = this.#deps.directory.get(partner)?.addr;
+      if (addr !== undefined) keep.add(addr);
+    }
+    for (const addr of [...this.#cursors.keys()]) if (!keep.has(addr)) this.#cursors.delete(addr);
+  }
+
+  /**
+   * Pull what arrived at a peer since the last pull from it (everything,
+   * the first time), page by page, and merge it.
+   * @returns whether the first page could be read
+   */
+  async #pull(addr: string): Promise<boolean> {
+    let received = 0;
+    let accepted = 0;
+    for (let page = 0; page < MAX_PAGES; page++) {
+      const cursor = this.#cursors.get(addr);
+      let res: unknown;
+      try {
+        res = await this.#deps.peers.json(
+          addr,
+          cursor === undefined ? "/v1/directory" : `/v1/directory?after=${cursor}`,
+          undefined,
+          {
+            timeoutMs: PULL_TIMEOUT_MS,
+            maxResponseBytes: MAX_DIRECTORY_RECORDS * MAX_RECORD_BYTES + 1_024,
+          },
+        );
+      } catch (err) {
+        // A cursor the peer cannot read (it never should): start over next time.
+        if (err instanceof HearthError && err.code === "bad_request") this.#cursors.delete(addr);
+        return page > 0;
+      }
+      const answer = (res ?? {}) as { records?: unknown; cursor?: unknown; more?: unknown };
+      if (!Array.isArray(answer.records)) return page > 0;
+      received += answer.records.length;
+      accepted += await this.#deps.directory.merge(answer.records);
+      const next = answer.cursor;
+      if (typeof next !== "string" || next.length > MAX_CURSOR_LENGTH) break;
+      this.#cursors.set(addr, next);
+      if (answer.more !== true) break;
+    }
+    this.#deps.log.debug("gossip.pulled", { received, accepted });
+    return true;
   }
 
   async #probe(peer: NodeRecord): Promise<void> {

@@ -44,5 +44,7 @@ export const MAX_REPLICATION_BODY_BYTES = 1_048_576;
 export const MAX_RECORD_BYTES = 1_024;
 export const MAX_ADDRESS_LENGTH = 255;
 
-/** Most records one directory answer carries. */
+/** Most records one directory answer (one page) carries. */
 export const MAX_DIRECTORY_RECORDS = 4_096;
+/** Most live nodes one directory holds, its own node included. */
+export const MAX_KNOWN_NODES = 65_536;
