@@ -1,14 +1,21 @@
 /**
- * Hashes with domain labels. SHA-256 from @noble/hashes (synchronous, fast
- * for the short inputs we hash: keys, ids, record bodies).
+ * Hashes with domain labels. SHA-256 from the runtime's native
+ * `node:crypto` (synchronous; about 8 times faster than a JavaScript
+ * SHA-256 on 64 KiB file chunks and replication bodies, and faster on short
+ * inputs too).
  * @module
  */
-import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
+import { createHash } from "node:crypto";
 import { concatBytes, utf8 } from "./bytes.ts";
+
+/** A digest as a plain Uint8Array (not a Buffer, which compares differently). */
+function plain(digest: Uint8Array): Uint8Array {
+  return new Uint8Array(digest.buffer, digest.byteOffset, digest.length);
+}
 
 /** SHA-256 of the input. */
 export function sha256(data: Uint8Array): Uint8Array {
-  return nobleSha256(data);
+  return plain(createHash("sha256").update(data).digest());
 }
 
 /**
@@ -17,11 +24,11 @@ export function sha256(data: Uint8Array): Uint8Array {
  * @param label a constant naming what the hash is for, e.g. "hearth/swarm-key/v1"
  */
 export function labeledHash(label: string, ...parts: Uint8Array[]): Uint8Array {
-  const h = nobleSha256.create();
+  const h = createHash("sha256");
   const l = utf8(label);
   h.update(lengthPrefix(l.length)).update(l);
   for (const p of parts) h.update(lengthPrefix(p.length)).update(p);
-  return h.digest();
+  return plain(h.digest());
 }
 
 function lengthPrefix(n: number): Uint8Array {
@@ -30,5 +37,5 @@ function lengthPrefix(n: number): Uint8Array {
 
 /** Hash a concatenation without length prefixes (for fixed-width parts). */
 export function sha256Concat(...parts: Uint8Array[]): Uint8Array {
-  return nobleSha256(concatBytes(...parts));
+  return sha256(concatBytes(...parts));
 }

@@ -3,9 +3,10 @@
  * string, so a key drawn for one purpose is never valid for another.
  * @module
  */
-import { hkdf } from "@noble/hashes/hkdf.js";
-import { sha256 } from "@noble/hashes/sha2.js";
+import { hkdfSync } from "node:crypto";
 import { utf8 } from "./bytes.ts";
+
+const NO_SALT = new Uint8Array(0);
 
 /**
  * Derive `length` bytes from a secret for the purpose named by `label`.
@@ -20,5 +21,9 @@ export function deriveKey(
   options: { length?: number; salt?: Uint8Array } = {},
 ): Uint8Array {
   if (secret.length < 16) throw new RangeError("Secret is too short");
-  return hkdf(sha256, secret, options.salt, utf8(label), options.length ?? 32);
+  // The runtime's native HKDF; no salt is the empty salt, which HMAC pads
+  // to the all-zero salt of RFC 5869 §2.2.
+  return new Uint8Array(
+    hkdfSync("sha256", secret, options.salt ?? NO_SALT, utf8(label), options.length ?? 32),
+  );
 }

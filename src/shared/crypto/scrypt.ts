@@ -1,11 +1,10 @@
 /**
  * Passphrase key derivation: scrypt (RFC 7914), memory-hard, so that
- * guessing a passphrase costs memory as well as time on every guess. The
- * async variant yields to the event loop, so a node keeps serving while an
- * owner unlocks.
+ * guessing a passphrase costs memory as well as time on every guess. It
+ * runs off the main thread, so a node keeps serving while an owner unlocks.
  * @module
  */
-import { scryptAsync } from "@noble/hashes/scrypt.js";
+import { scrypt } from "node:crypto";
 import { utf8 } from "./bytes.ts";
 
 /** scrypt's cost parameters (RFC 7914 §2). */
@@ -67,13 +66,19 @@ export async function deriveKeyFromPassphrase(
   }
   const password = utf8(passphrase.normalize("NFKC"));
   try {
-    return await scryptAsync(password, salt, {
-      N: params.N,
-      r: params.r,
-      p: params.p,
-      dkLen: length,
-      maxmem: MAX_MEMORY + 4096,
-    });
+    // The runtime's native scrypt, off the main thread: about twice as fast
+    // as a JavaScript one, and its 128 MiB is freed as soon as it returns
+    // instead of waiting for the garbage collector.
+    const key = await new Promise<Uint8Array>((resolve, reject) =>
+      scrypt(
+        password,
+        salt,
+        length,
+        { N: params.N, r: params.r, p: params.p, maxmem: MAX_MEMORY + 4096 },
+        (err, derived) => err ? reject(err) : resolve(derived),
+      )
+    );
+    return new Uint8Array(key.buffer, key.byteOffset, key.length);
   } finally {
     password.fill(0);
   }
