@@ -1,7 +1,9 @@
 /**
  * Writing a new file of the owner into the client database as its bytes
  * arrive: every {@link CHUNK_BYTES} of plaintext becomes one
- * `attachment_chunks` row at once, so at most one chunk is held in memory.
+ * `attachment_chunks` row, written {@link CHUNKS_PER_COMMIT} to a
+ * transaction (one fsync per MiB, not per chunk), so at most 1 MiB is held
+ * in memory.
  * The size limit is checked as bytes arrive; past it nothing is kept. The
  * file's row is made only when it is whole ({@link AttachmentWriter.finish}),
  * so a file cut short leaves no row (its chunks are removed, or swept at the
@@ -20,6 +22,9 @@ import {
 } from "./attachment_ref.ts";
 import { attachmentById, type AttachmentView } from "./attachment_rows.ts";
 import { CHUNK_BYTES, chunkCount } from "./chunk_crypto.ts";
+
+/** Chunks written in one transaction. */
+export const CHUNKS_PER_COMMIT = 16;
 
 /** What a new file is, besides its bytes. */
 export interface FileMeta {
@@ -45,6 +50,8 @@ export class AttachmentWriter {
   readonly #onFinish: ((id: string) => void) | undefined;
   #buf = new Uint8Array(CHUNK_BYTES);
   #fill = 0;
+  /** Chunks numbered but not yet written. */
+  #held: Uint8Array[] = [];
   #chunks = 0;
   #size = 0;
   #closed = false;
@@ -114,6 +121,7 @@ export class AttachmentWriter {
         throw new HearthError("bad_request", "durationMs is out of range");
       }
       if (this.#fill > 0 || this.#chunks === 0) await this.#flush();
+      await this.#commit();
       this.#closed = true;
       if (this.#chunks !== chunkCount(this.#size)) throw new Error("Chunk count does not match");
       await this.#db.insertInto("attachments").values({
@@ -147,17 +155,31 @@ export class AttachmentWriter {
   async abort(): Promise<void> {
     this.#closed = true;
     this.#buf = new Uint8Array(0);
+    this.#held = [];
     await this.#db.deleteFrom("attachment_chunks").where("attachment_id", "=", this.id).execute();
   }
 
+  /** Number the chunk in the buffer; write the held ones when there are enough. */
   async #flush(): Promise<void> {
-    await this.#db.insertInto("attachment_chunks").values({
-      attachment_id: this.id,
-      idx: this.#chunks,
-      data: this.#buf.slice(0, this.#fill),
-      chunk_key: null,
-    }).execute();
+    this.#held.push(this.#buf.slice(0, this.#fill));
     this.#chunks++;
     this.#fill = 0;
+    if (this.#held.length >= CHUNKS_PER_COMMIT) await this.#commit();
+  }
+
+  /** Write the held chunks in one transaction. */
+  async #commit(): Promise<void> {
+    if (this.#held.length === 0) return;
+    const first = this.#chunks - this.#held.length;
+    const rows = this.#held.map((data, i) => ({
+      attachment_id: this.id,
+      idx: first + i,
+      data,
+      chunk_key: null,
+    }));
+    this.#held = [];
+    await this.#db.transaction().execute(async (tx) => {
+      for (const row of rows) await tx.insertInto("attachment_chunks").values(row).execute();
+    });
   }
 }

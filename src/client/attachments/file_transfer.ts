@@ -87,9 +87,13 @@ export async function uploadFile(ctx: TransferContext, id: string): Promise<void
       const stored = await ctx.network.storeChunk(sealed, { ttlMs: ctx.ttlMs, signal });
       if (!isChunk(sealed, fromHex(stored.key, 32))) throw new Error("Chunk key does not match");
       done += plainLength(size, idx);
-      await db.updateTable("attachment_chunks").set({ chunk_key: fromHex(stored.key, 32) })
-        .where("attachment_id", "=", id).where("idx", "=", idx).execute();
-      await db.updateTable("attachments").set({ done_bytes: done }).where("id", "=", id).execute();
+      // One transaction (one fsync) for the chunk's key and the progress.
+      await db.transaction().execute(async (tx) => {
+        await tx.updateTable("attachment_chunks").set({ chunk_key: fromHex(stored.key, 32) })
+          .where("attachment_id", "=", id).where("idx", "=", idx).execute();
+        await tx.updateTable("attachments").set({ done_bytes: done }).where("id", "=", id)
+          .execute();
+      });
       ctx.progress({ id, state: "uploading", done, total: size }, false);
     });
     const keys = await db.selectFrom("attachment_chunks").select(["idx", "chunk_key"])
