@@ -293,6 +293,12 @@ export async function ownerRoutes(
       avatar: avatarArb,
     }, { requiredKeys: [] })),
     "GET /api/account/avatar": fc.constant({ json: undefined }),
+    "PATCH /api/contacts/:peer": json(fc.record({
+      nickname: fieldArb(
+        fc.oneof(fc.constantFrom("Uncle B", " ", "", "a\u202Eb", "x".repeat(65)), fc.string()),
+      ),
+    }, { requiredKeys: [] })),
+    "GET /api/messages/search?q=:id&limit=:limit": fc.constant({ json: undefined }),
     "POST /api/contacts/:peer/block": fc.constant({ json: undefined }),
     "POST /api/contacts/:peer/unblock": fc.constant({ json: undefined }),
     "GET /api/contacts/:peer/avatar": fc.constant({ json: undefined }),
@@ -344,7 +350,8 @@ export async function ownerRoutes(
         .replace(":conversation", encodeURIComponent(conversations[n % conversations.length]!))
         .replace(":peer", encodeURIComponent(peers[n % peers.length]!))
         .replace(":group", encodeURIComponent(groups[n % groups.length]!))
-        .replace(":file", encodeURIComponent(file)) +
+        .replace(":file", encodeURIComponent(file))
+        .replace(":limit", ["", "1", "50", "200", "0", "201", "-1", "x"][n % 8]!) +
         (c.route === "DELETE /api/messages/:id" && scope !== "" ? `?for=${scope}` : "");
       const body = method === "GET"
         ? undefined
@@ -388,7 +395,9 @@ export async function ownerRoutes(
       seen.add(code);
       // A message id that is not 32 lower-case hex digits never reaches the chat.
       const hexish = "text" in c.id && /^[0-9a-zA-Z]+$/.test(messageId);
-      if (template.includes(":id") && hexish && !/^[0-9a-f]{32}$/.test(messageId)) {
+      const search = template.startsWith("/api/messages/search");
+      if (search) assertEquals(code, "bad_request", what);
+      if (template.includes(":id") && !search && hexish && !/^[0-9a-f]{32}$/.test(messageId)) {
         assertEquals(code, "bad_request", what);
       }
       if (

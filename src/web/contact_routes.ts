@@ -1,6 +1,7 @@
 /**
  * The owner API's routes about peers: message requests and the decisions
- * on them, contacts, blocking, a peer's avatar, and the onion path view.
+ * on them, contacts, their nicknames, blocking, a peer's avatar, and the
+ * onion path view.
  * Every route answers 423 `locked` while the client database is locked.
  * @module
  */
@@ -10,6 +11,7 @@ import { type Avatar, normalizeAccountId } from "../client/account/mod.ts";
 import type { RequestAction } from "../client/messages/chat_service.ts";
 import { HearthError } from "../shared/errors.ts";
 import type { Logger } from "../shared/log.ts";
+import { readJsonObject } from "./json_body.ts";
 
 /** What {@link contactRoutes} needs. */
 export interface ContactRoutesDeps {
@@ -23,7 +25,8 @@ const ACTIONS: readonly RequestAction[] = ["accept", "decline", "block"];
 
 /**
  * The routes `GET /api/requests`, `POST /api/requests/{id}/{action}`,
- * `GET /api/contacts`, `POST /api/contacts/{id}/block|unblock`,
+ * `GET /api/contacts`, `PATCH /api/contacts/{id}` (the nickname),
+ * `POST /api/contacts/{id}/block|unblock`,
  * `GET /api/contacts/{id}/avatar` and `GET /api/paths`.
  * @param deps the messenger and a logger
  * @returns a sub-app to mount at "/"
@@ -49,6 +52,15 @@ export function contactRoutes(deps: ContactRoutesDeps): Hono {
     return c.json({ contacts: await messenger.chat().contacts() });
   });
 
+  app.patch("/api/contacts/:id", async (c) => {
+    const chat = messenger.chat();
+    const id = normalizeAccountId(c.req.param("id"));
+    const nickname = nicknameField(await readJsonObject(c.req.raw));
+    const contact = await chat.setNickname(id, nickname);
+    log.info("contact.nicknamed", { set: contact.nickname !== null });
+    return c.json(contact);
+  });
+
   app.post("/api/contacts/:id/block", async (c) => {
     const contact = await messenger.chat().setBlocked(normalizeAccountId(c.req.param("id")), true);
     log.info("contact.blocked");
@@ -71,6 +83,20 @@ export function contactRoutes(deps: ContactRoutesDeps): Hono {
   });
 
   return app;
+}
+
+/**
+ * The `nickname` field of `PATCH /api/contacts/{id}`: required, text or
+ * null (the service checks the text itself).
+ * @throws {HearthError} `bad_request` when absent or of another type
+ */
+function nicknameField(body: Record<string, unknown>): string | null {
+  const value = body.nickname;
+  if (value === null) return null;
+  if (typeof value !== "string") {
+    throw new HearthError("bad_request", "nickname must be text or null");
+  }
+  return value;
 }
 
 /**

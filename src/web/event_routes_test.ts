@@ -160,6 +160,7 @@ Deno.test("sseFrame: each event type carries its data", () => {
   const contact = {
     accountId: "hearth1y",
     displayName: "Bob",
+    nickname: null,
     state: "contact" as const,
     addedAt: 2,
     hasAvatar: true,
@@ -168,6 +169,7 @@ Deno.test("sseFrame: each event type carries its data", () => {
     id: "self",
     kind: "self" as const,
     displayName: null,
+    nickname: null,
     lastMessage: null,
     unreadCount: 0,
     disappearing: { mode: "after_read" as const, seconds: 60 },

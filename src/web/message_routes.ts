@@ -1,6 +1,6 @@
 /**
  * The owner API's messaging routes: conversations and their settings,
- * messages (send, reply, edit, delete, react) and typing indicators. Every
+ * messages (send, reply, edit, delete, react, search) and typing indicators. Every
  * body field is parsed and checked here, before the chat service sees it.
  * Every route answers 423 `locked` while the client database is locked.
  * @module
@@ -17,6 +17,7 @@ import {
   MIN_DISAPPEARING_S,
 } from "../client/messages/chat_service.ts";
 import { MAX_PAGE } from "../client/messages/chat_views.ts";
+import { MAX_SEARCH_LIMIT } from "../client/messages/message_search.ts";
 import { isMessageId, MAX_EMOJI_CHARS, MAX_EXPIRES_IN_S } from "../client/messages/content.ts";
 import type { DisappearingMode } from "../client/db/schema.ts";
 import { HearthError } from "../shared/errors.ts";
@@ -40,7 +41,7 @@ const SCOPES: readonly DeleteScope[] = ["me", "everyone"];
 /**
  * The routes `GET /api/conversations`, `GET|PATCH /api/conversations/{id}`,
  * `GET /api/conversations/{id}/messages`, `POST /api/conversations/{id}/typing`,
- * `POST /api/messages`, `PATCH|DELETE /api/messages/{id}` and
+ * `POST /api/messages`, `GET /api/messages/search`, `PATCH|DELETE /api/messages/{id}` and
  * `PUT|DELETE /api/messages/{id}/reaction`.
  * @param deps the messenger and a logger
  * @returns a sub-app to mount at "/"
@@ -131,6 +132,19 @@ export function messageRoutes(deps: MessageRoutesDeps): Hono {
       group: toGroup,
     });
     return c.json(message, 201);
+  });
+
+  app.get("/api/messages/search", async (c) => {
+    const chat = messenger.chat();
+    const q = c.req.query("q");
+    if (q === undefined) throw new HearthError("bad_request", "q is required");
+    const limit = optionalInt(c.req.query("limit"), "limit");
+    if (limit !== undefined && (limit < 1 || limit > MAX_SEARCH_LIMIT)) {
+      throw new HearthError("bad_request", `limit must be 1 to ${MAX_SEARCH_LIMIT}`);
+    }
+    const answer = await chat.search(q, limit === undefined ? {} : { limit });
+    log.debug("messages.searched");
+    return c.json(answer);
   });
 
   app.patch("/api/messages/:id", async (c) => {

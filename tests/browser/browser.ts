@@ -81,8 +81,12 @@ export function requireChromium(): void {
   }
 }
 
-/** Launch Chromium headless; throws a clear error when it is not installed. */
-export async function launchBrowser(): Promise<Browser> {
+/**
+ * Launch Chromium headless; throws a clear error when it is not installed.
+ * @param options.args flags added after the default ones, e.g.
+ *   {@link FAKE_MEDIA_ARGS} for a fake microphone
+ */
+export async function launchBrowser(options: { args?: string[] } = {}): Promise<Browser> {
   requireChromium();
   return await chromium.launch({
     executablePath: CHROMIUM_PATH,
@@ -93,19 +97,30 @@ export async function launchBrowser(): Promise<Browser> {
       "--disable-background-networking",
       "--disable-component-update",
       "--disable-sync",
+      ...(options.args ?? []),
     ],
     timeout: 60_000,
   });
 }
 
-/** A fresh context (own cookies) and page with generous timeouts. */
+/** Chromium flags for a fake camera and microphone (a beep) that need no prompt. */
+export const FAKE_MEDIA_ARGS: readonly string[] = [
+  "--use-fake-device-for-media-stream",
+  "--use-fake-ui-for-media-stream",
+];
+
+/**
+ * A fresh context (own cookies) and page with generous timeouts.
+ * @param options.permissions browser permissions granted to every origin, e.g. `["microphone"]`
+ */
 export async function newPage(
   browser: Browser,
-  options: { width?: number; height?: number } = {},
+  options: { width?: number; height?: number; permissions?: string[] } = {},
 ): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext({
     viewport: { width: options.width ?? 1280, height: options.height ?? 800 },
     acceptDownloads: true,
+    permissions: options.permissions ?? [],
   });
   context.setDefaultTimeout(ACTION_TIMEOUT_MS);
   context.setDefaultNavigationTimeout(ACTION_TIMEOUT_MS);

@@ -11,7 +11,7 @@
  */
 import { Buffer } from "node:buffer";
 import { assert, assertEquals } from "../assert.ts";
-import { type NodeProcess, ownerApi, waitFor, withDevnet } from "../../tools/devnet_lib.ts";
+import { ownerApi, waitFor, withDevnet } from "../../tools/devnet_lib.ts";
 import {
   browserTest,
   closeBrowser,
@@ -19,13 +19,25 @@ import {
   newPage,
   screenshot,
   signInWithLink,
-  webUrl,
 } from "./browser.ts";
-import type { Browser, Locator, Page } from "playwright-core";
+import {
+  byId,
+  logTail,
+  message,
+  onboard,
+  openConversation,
+  prekeysPublished,
+  sendText,
+  settingOn,
+  startChat,
+  STEP_MS,
+  waitAttr,
+  waitText,
+  watchDialogs,
+} from "./flows.ts";
+import type { Browser, Page } from "playwright-core";
 
 const PASS = "browser messenger test passphrase";
-/** One step's limit: generous for a slow, noisy 2-core machine, still bounded. */
-const STEP_MS = 120_000;
 const HTML_TEXT = "<img src=x onerror=alert(1)><b>bold</b>";
 /** A file name and a display name holding HTML: shown as text too. */
 const HTML_FILE = "<img src=x onerror=alert(2)>notes.txt";
@@ -33,83 +45,6 @@ const HTML_NAME = "<i>Carol</i>";
 
 /** Every dialog a page opened (an `alert` would be injected script). */
 const dialogs: string[] = [];
-
-function byId(page: Page | Locator, id: string): Locator {
-  return page.getByTestId(id);
-}
-
-/** The message whose text is exactly `text`. */
-function message(page: Page, text: string): Locator {
-  return byId(page, "message").filter({
-    has: page.getByTestId("message-text").getByText(text, { exact: true }),
-  });
-}
-
-/** Wait until `locator` has `attr` equal to one of `values`. */
-async function waitAttr(locator: Locator, attr: string, values: string[], what: string) {
-  let last: string | null = null;
-  await waitFor(async () => {
-    last = await locator.first().getAttribute(attr, { timeout: 5_000 }).catch(() => null);
-    return last !== null && values.includes(last);
-  }, { timeoutMs: STEP_MS, intervalMs: 300, what: `${what} (last ${attr}=${last})` });
-}
-
-/** Create an account through the onboarding screens; returns its Account ID. */
-async function onboard(page: Page, name: string, shots: boolean): Promise<string> {
-  await byId(page, "onboard-create").click();
-  await byId(page, "onboard-name").fill(name);
-  await byId(page, "onboard-passphrase").fill(PASS);
-  if (shots) await screenshot(page, "10-onboarding");
-  await byId(page, "onboard-submit").click();
-  const phrase = byId(page, "onboard-phrase");
-  await phrase.waitFor({ timeout: STEP_MS });
-  const words = (await phrase.innerText()).split(/\s+/).filter((w) => /^[a-z]+$/.test(w));
-  assertEquals(words.length, 24, `recovery phrase: ${words.join(" ")}`);
-  if (shots) await screenshot(page, "11-recovery-phrase");
-  assert(await byId(page, "onboard-continue").isDisabled(), "continue waits for the confirmation");
-  await byId(page, "onboard-phrase-confirm").check();
-  await byId(page, "onboard-continue").click();
-  await byId(page, "conversation-list").waitFor({ state: "attached", timeout: STEP_MS });
-  const idEl = byId(page, "account-id").first();
-  await idEl.waitFor({ state: "attached" });
-  const id = ((await idEl.textContent()) ?? "").trim();
-  assert(/^hearth1/.test(id), `account-id shows ${JSON.stringify(id)}`);
-  return id;
-}
-
-/** Open the settings and turn read receipts on (reciprocal: both sides need them). */
-async function readReceiptsOn(page: Page, shotName?: string) {
-  await byId(page, "settings-open").click();
-  const box = byId(page, "settings-read-receipts");
-  await box.waitFor();
-  await byId(page, "account-qr").first().waitFor({ state: "attached" });
-  if (!(await box.isChecked())) await box.check();
-  if (shotName) await screenshot(page, shotName);
-  await page.keyboard.press("Escape");
-}
-
-/** Open a conversation from the list. */
-async function openConversation(page: Page, id: string) {
-  const item = page.locator(`[data-testid="conversation-item"][data-conversation-id="${id}"]`);
-  await item.first().waitFor({ timeout: STEP_MS });
-  await item.first().click();
-  await byId(page, "chat-view").waitFor();
-}
-
-/** Type and send a text with Enter; wait until it shows as an outgoing message. */
-async function sendText(page: Page, text: string) {
-  const composer = byId(page, "composer");
-  await composer.fill(text);
-  await composer.press("Enter");
-  await message(page, text).first().waitFor({ timeout: STEP_MS });
-  assertEquals(await message(page, text).first().getAttribute("data-direction"), "out");
-}
-
-async function waitText(page: Page, text: string, what: string) {
-  await message(page, text).first().waitFor({ timeout: STEP_MS }).catch((err) => {
-    throw new Error(`${what}: ${err instanceof Error ? err.message : err}`);
-  });
-}
 
 /** Attach a file and send it (the composer's send button). */
 async function sendFile(page: Page, file: { name: string; mimeType: string; buffer: Uint8Array }) {
@@ -134,15 +69,6 @@ async function sendFile(page: Page, file: { name: string; mimeType: string; buff
   }, { timeoutMs: STEP_MS, intervalMs: 200, what: `${file.name} shown as sent` });
 }
 
-function pageWithDialogs(page: Page, label: string) {
-  page.on("dialog", (d) => {
-    dialogs.push(`${label} ${d.type()}: ${d.message()}`);
-    if (d.type() === "alert") d.dismiss().catch(() => {});
-    else d.accept().catch(() => {});
-  });
-  page.on("pageerror", (err) => console.warn(`${label} page error: ${err.message}`));
-}
-
 Deno.test(
   browserTest("the web UI on a devnet: chat, photo, file, receipts, group, safe text", async () => {
     await withDevnet(5, async (devnet) => {
@@ -156,33 +82,26 @@ Deno.test(
         const b = await newPage(browser);
         const pageA = a.page;
         const pageB = b.page;
-        pageWithDialogs(pageA, "A");
-        pageWithDialogs(pageB, "B");
+        watchDialogs(pageA, "A", dialogs);
+        watchDialogs(pageB, "B", dialogs);
         await signInWithLink(pageA, nodeA);
         await signInWithLink(pageB, nodeB);
 
         // --- Two accounts through the UI ---
-        const alice = await onboard(pageA, "Alice", true);
-        const bob = await onboard(pageB, "Bob", false);
+        const alice = (await onboard(pageA, "Alice", { passphrase: PASS, shots: true })).accountId;
+        const bob = (await onboard(pageB, "Bob", { passphrase: PASS })).accountId;
         assertEquals((await ownerApi(nodeA, "GET", "/api/account")).json.accountId, alice);
         assertEquals((await ownerApi(nodeB, "GET", "/api/account")).json.accountId, bob);
-        await readReceiptsOn(pageA, "20-settings");
-        await readReceiptsOn(pageB);
+        await settingOn(pageA, "settings-read-receipts", "20-settings");
+        await settingOn(pageB, "settings-read-receipts");
         assertEquals((await ownerApi(nodeA, "GET", "/api/settings")).json.readReceipts, true);
         assertEquals((await ownerApi(nodeB, "GET", "/api/settings")).json.readReceipts, true);
 
         // Bob's prekey bundle is published before Alice's first message (a session, not sealed).
-        await waitFor(async () => {
-          const log = await Deno.readTextFile(nodeB.logPath).catch(() => "");
-          return log.includes("prekeys_published");
-        }, { timeoutMs: STEP_MS, what: "Bob's prekey bundle published" });
+        await prekeysPublished(nodeB, "Bob");
 
         // --- A starts a chat with B's Account ID ---
-        await byId(pageA, "new-chat").click();
-        await byId(pageA, "new-chat-id").fill(bob);
-        await byId(pageA, "new-chat-submit").click();
-        await byId(pageA, "chat-view").waitFor();
-        await sendText(pageA, "hello Bob");
+        await startChat(pageA, bob, "hello Bob");
 
         // --- B accepts the request ---
         const request = pageB.locator(`[data-testid="request-item"][data-account-id="${alice}"]`);
@@ -401,12 +320,5 @@ async function makePng(browser: Browser): Promise<Uint8Array> {
     return new Uint8Array(await page.screenshot({ type: "png" }));
   } finally {
     await context.close();
-  }
-}
-
-async function logTail(nodes: NodeProcess[]) {
-  for (const n of nodes) {
-    const log = await Deno.readTextFile(n.logPath).catch(() => "");
-    console.log(`--- ${webUrl(n)} log tail ---\n${log.slice(-1500)}`);
   }
 }

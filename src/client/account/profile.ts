@@ -85,15 +85,36 @@ export function parseProfile(input: unknown): Profile {
  */
 export function parseDisplayName(input: unknown): string {
   if (typeof input !== "string") throw bad("Display name must be text");
+  return checkName(input, "Display name");
+}
+
+/**
+ * Validate and normalise a nickname the owner gives a peer: the rules of a
+ * display name (NFC, trimmed, 1 to 64 code points, no control or
+ * text-direction character); null or blank text clears it.
+ * @param input a value claimed to be a nickname
+ * @returns the NFC-normalised, trimmed nickname, or null to clear it
+ * @throws {HearthError} `bad_request` naming the problem
+ */
+export function parseNickname(input: unknown): string | null {
+  if (input === null) return null;
+  if (typeof input !== "string") throw bad("Nickname must be text or null");
+  if (input.length <= MAX_DISPLAY_NAME_CHARS * 16 && input.trim() === "") return null;
+  return checkName(input, "Nickname");
+}
+
+/** The checks of a display name or a nickname (`what` names it in errors). */
+function checkName(input: string, what: string): string {
+  const tooLong = () => bad(`${what} is longer than ${MAX_DISPLAY_NAME_CHARS} characters`);
   // Bound the work before normalising: 64 code points are at most 128 UTF-16
   // units, and NFC never shrinks text by more than a few times.
   if (input.length > MAX_DISPLAY_NAME_CHARS * 16) throw tooLong();
-  if (!input.isWellFormed()) throw bad("Display name is not valid Unicode");
+  if (!input.isWellFormed()) throw bad(`${what} is not valid Unicode`);
   const name = input.normalize("NFC").trim();
-  if (name === "") throw bad("Display name is empty");
+  if (name === "") throw bad(`${what} is empty`);
   if ([...name].length > MAX_DISPLAY_NAME_CHARS) throw tooLong();
   if (FORBIDDEN_IN_NAME.test(name)) {
-    throw bad("Display name contains a control or text-direction character");
+    throw bad(`${what} contains a control or text-direction character`);
   }
   return name;
 }
@@ -178,10 +199,6 @@ function startsWith(bytes: Uint8Array, magic: Uint8Array, offset: number): boole
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === "object" && !Array.isArray(value);
-}
-
-function tooLong(): HearthError {
-  return bad(`Display name is longer than ${MAX_DISPLAY_NAME_CHARS} characters`);
 }
 
 function bad(message: string): HearthError {

@@ -64,6 +64,8 @@ export interface ContactsTable {
   added_at: number;
   /** The owner's `account.profile_version` last sent to this peer with its avatar (0: never). */
   profile_sent: Generated<number>;
+  /** The owner's private name for the peer, shown instead of its own; never sent. Null: none. */
+  nickname: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 /** A conversation's kind: with one peer, Note to Self, or a group. */
@@ -666,6 +668,14 @@ export const clientMigrations: readonly Migration[] = [
         last_error TEXT
       )`.execute(db);
       await sql`CREATE INDEX group_outbox_due ON group_outbox (group_id, created_at)`.execute(db);
+    },
+  },
+  {
+    version: 7,
+    async up(db: Kysely<unknown>): Promise<void> {
+      await sql`ALTER TABLE contacts ADD COLUMN nickname TEXT`.execute(db);
+      // Message search reads every conversation's messages newest first.
+      await sql`CREATE INDEX messages_sent ON messages (sent_at, id)`.execute(db);
     },
   },
 ];

@@ -128,6 +128,10 @@ Deno.test("the obvious queries use indexes", async () => {
       ["DELETE FROM seen_hashes WHERE seen_at < 5", "seen_hashes_seen"],
       ["SELECT * FROM contacts WHERE state = 'request'", "contacts_state"],
       ["DELETE FROM outbox WHERE target_id IN ('a', 'b')", "outbox_target"],
+      [
+        "SELECT * FROM messages WHERE (sent_at, id) < (5, 'x') ORDER BY sent_at DESC, id DESC",
+        "messages_sent",
+      ],
     ];
     for (const [query, index] of checks) {
       const detail = await plan(query);
@@ -155,9 +159,29 @@ Deno.test("v3 adds outbox.target_id and conversations.disappearing_at to a v2 da
       await v3.db.updateTable("outbox").set({ target_id: "m" }).execute();
       const version = await sql<{ v: number }>`SELECT MAX(version) AS v FROM schema_version`
         .execute(v3.db);
-      assertEquals(version.rows[0]?.v, 6);
+      assertEquals(version.rows[0]?.v, clientMigrations.at(-1)!.version);
     } finally {
       await v3.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("v7 adds contacts.nickname (null for known peers) to a v6 database", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hearth-schema-" });
+  try {
+    const v6 = await openDatabase<ClientDb>(`${dir}/client.db`, clientMigrations.slice(0, 6));
+    await sql`INSERT INTO contacts (account_id, display_name, state, added_at)
+      VALUES ('peer', 'Bob', 'contact', 1)`.execute(v6.db);
+    await v6.close();
+    const v7 = await open(dir);
+    try {
+      const row = await v7.db.selectFrom("contacts").select(["display_name", "nickname"])
+        .executeTakeFirstOrThrow();
+      assertEquals(row, { display_name: "Bob", nickname: null });
+    } finally {
+      await v7.close();
     }
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -77,7 +77,7 @@ export interface GroupReceiveContext {
   nodes: () => NodeRecord[];
   /** A new incoming group message was stored (committed). */
   onMessage: (message: MessageView) => void;
-  /** The group's state changed (committed). */
+  /** The group's state changed, or a member's name it shows (committed). */
   onState: (groupId: string) => void;
   /** The owner was removed (a state without it, or `access_revoked`). */
   onRemoved: (groupId: string) => Promise<void>;
@@ -311,6 +311,7 @@ export class GroupPoller {
     }
     switch (content.type) {
       case "text": {
+        let renamed = false;
         const stored = await inTx(db, async (tx) => {
           await markSeen(tx, item.hash, now);
           const known = await tx.selectFrom("messages").select("id").where("id", "=", content.id)
@@ -338,10 +339,14 @@ export class GroupPoller {
               voice: content.voice === true,
             });
           }
-          if (content.profile) await this.#rememberName(tx, sender, content.profile.displayName);
+          if (content.profile) {
+            renamed = await this.#rememberName(tx, sender, content.profile.displayName);
+          }
           return true;
         });
         if (stored) {
+          // A member's new name changes the group view: a `group` event tells the UI.
+          if (renamed) this.#ctx.onState(id);
           const view = await messageById(db, content.id);
           if (view) this.#ctx.onMessage(view);
         }
@@ -372,14 +377,16 @@ export class GroupPoller {
     return parseLocalState(row.state_json).members.some((m) => m.accountId === accountId);
   }
 
-  async #rememberName(tx: Db, accountId: string, name: string): Promise<void> {
+  /** Keep the name a member sent; true when it is new or changed. */
+  async #rememberName(tx: Db, accountId: string, name: string): Promise<boolean> {
     const row = await groupRow(tx, this.#groupId);
-    if (!row) return;
+    if (!row) return false;
     const local = parseLocalState(row.state_json);
-    if (local.names[accountId] === name) return;
+    if (local.names[accountId] === name) return false;
     local.names[accountId] = name;
     await tx.updateTable("groups").set({ state_json: localStateJson(local) })
       .where("id", "=", this.#groupId).execute();
+    return true;
   }
 
   async #run(): Promise<void> {

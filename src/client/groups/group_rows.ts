@@ -35,8 +35,12 @@ export interface GroupView {
   state: GroupRowState;
   /** Whether the owner is an admin (holds the group seed). */
   admin: boolean;
-  /** The members, as the newest verified state names them (empty before the owner joined). */
-  members: { accountId: string; admin: boolean; displayName?: string }[];
+  /**
+   * The members, as the newest verified state names them (empty before the
+   * owner joined): the name a member sent (`displayName`, when known) and
+   * the owner's nickname for it (`nickname`, when set).
+   */
+  members: { accountId: string; admin: boolean; displayName?: string; nickname?: string }[];
   /** How many members. */
   memberCount: number;
   /** Whether the group has a picture (served at `GET /api/groups/{id}/picture`). */
@@ -175,10 +179,11 @@ export async function groupView(db: Db, row: GroupRow, ownId: string): Promise<G
   const local = parseLocalState(row.state_json);
   const ids = local.members.map((m) => m.accountId);
   const contacts = ids.length === 0 ? [] : await db.selectFrom("contacts")
-    .select(["account_id", "display_name"]).where("account_id", "in", ids).execute();
+    .select(["account_id", "display_name", "nickname"]).where("account_id", "in", ids).execute();
   const own = await db.selectFrom("account").select("display_name").where("id", "=", 1)
     .executeTakeFirst();
   const known = new Map(contacts.map((c) => [c.account_id, c.display_name]));
+  const nicknames = new Map(contacts.map((c) => [c.account_id, c.nickname]));
   if (own?.display_name) known.set(ownId, own.display_name);
   return {
     id: row.id,
@@ -187,7 +192,13 @@ export async function groupView(db: Db, row: GroupRow, ownId: string): Promise<G
     admin: row.admin_seed !== null,
     members: local.members.map((m) => {
       const displayName = known.get(m.accountId) ?? local.names[m.accountId];
-      return { accountId: m.accountId, admin: m.admin, ...(displayName ? { displayName } : {}) };
+      const nickname = nicknames.get(m.accountId);
+      return {
+        accountId: m.accountId,
+        admin: m.admin,
+        ...(displayName ? { displayName } : {}),
+        ...(nickname ? { nickname } : {}),
+      };
     }),
     memberCount: local.members.length,
     hasPicture: row.picture !== null,

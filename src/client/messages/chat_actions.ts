@@ -32,6 +32,7 @@ import { removeMessages } from "./message_removal.ts";
 import {
   conversationById,
   type ConversationView,
+  emptySelfConversation,
   listMessages,
   messageById,
   type MessageView,
@@ -258,19 +259,22 @@ export class ChatActions {
 
   /**
    * Tell a contact the owner is typing (or stopped). Sent only when typing
-   * indicators are on and the peer is a contact; the item lives 10 s.
+   * indicators are on and the peer is an accepted contact; the item lives
+   * 10 s. For anyone else (a request, a declined, blocked or unknown peer,
+   * Note to Self, a group) nothing leaves the node and the answer is false,
+   * never an error: an indicator is best effort, and a UI cannot always
+   * know the peer's state.
    * @returns whether an indicator was sent
-   * @throws {HearthError} `not_found` for an unknown conversation; `bad_request` when
-   *   `active` is not a boolean
+   * @throws {HearthError} `bad_account_id` or `bad_request` for a malformed id;
+   *   `bad_request` when `active` is not a boolean
    */
   async typing(conversationId: string, active: boolean): Promise<boolean> {
     if (typeof active !== "boolean") throw new HearthError("bad_request", "Active is a boolean");
     const id = this.conversationId(conversationId);
-    const access = await conversationAccess(this.#db, id);
-    if (!access || (id === "self" && !access.exists)) {
-      throw new HearthError("not_found", "No such conversation");
-    }
-    if (access.state !== "contact" || !(await readSettings(this.#db)).typingIndicators) {
+    if (id === "self" || looksLikeGroupId(id)) return false;
+    const contact = await this.#db.selectFrom("contacts").select("state")
+      .where("account_id", "=", id).executeTakeFirst();
+    if (contact?.state !== "contact" || !(await readSettings(this.#db)).typingIndicators) {
       return false;
     }
     await this.#sealer.queueControl(id, { type: "typing", id: newMessageId(), active }, {
@@ -290,21 +294,17 @@ export class ChatActions {
     const conversationId = this.conversationId(id);
     const view = await conversationById(this.#db, conversationId);
     if (view) return view;
-    let displayName: string | null = null;
-    if (conversationId !== "self") {
-      const contact = await this.#db.selectFrom("contacts").select(["state", "display_name"])
-        .where("account_id", "=", conversationId).executeTakeFirst();
-      if (contact?.state !== "contact") throw new HearthError("not_found", "No such conversation");
-      displayName = contact.display_name;
-    }
+    if (conversationId === "self") return emptySelfConversation();
+    const contact = await this.#db.selectFrom("contacts")
+      .select(["state", "display_name", "nickname"])
+      .where("account_id", "=", conversationId).executeTakeFirst();
+    if (contact?.state !== "contact") throw new HearthError("not_found", "No such conversation");
     return {
+      ...emptySelfConversation(),
       id: conversationId,
-      kind: conversationId === "self" ? "self" : "1:1",
-      displayName,
-      lastMessage: null,
-      unreadCount: 0,
-      disappearing: { mode: "off", seconds: 0 },
-      muted: false,
+      kind: "1:1",
+      displayName: contact.display_name,
+      nickname: contact.nickname,
     };
   }
 

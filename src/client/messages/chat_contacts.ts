@@ -1,12 +1,13 @@
 /**
  * The owner's peers, for {@link ChatService}: pending message requests and
- * the decision on them, contacts, blocking, and the avatars peers sent.
+ * the decision on them, contacts, blocking, the owner's nicknames for
+ * them, and the avatars peers sent.
  * Each change is followed by a `contact` event, and by `status` events for
  * the owner's messages it made `failed`.
  * @module
  */
 import { HearthError } from "../../shared/errors.ts";
-import { type Avatar, normalizeAccountId, sniffAvatarType } from "../account/mod.ts";
+import { type Avatar, normalizeAccountId, parseNickname, sniffAvatarType } from "../account/mod.ts";
 import type { ChatContext } from "./chat_actions.ts";
 import { profileFor, setBlockedState, setContactState } from "./chat_store.ts";
 import { contactById, type ContactView, incomingIds, listContacts } from "./chat_views.ts";
@@ -66,6 +67,26 @@ export class ChatContacts {
       throw new HearthError("not_found", "No such contact");
     }
     this.#emitFailed(accountId, await setBlockedState(this.#chat.db, accountId, blocked));
+    const view = await this.#emitContact(accountId);
+    return view!;
+  }
+
+  /**
+   * Give a known peer a private nickname, or clear it (see {@link ChatService.setNickname}).
+   * @returns the peer as it is now
+   * @throws {HearthError} `bad_account_id`; `bad_request` for a bad nickname; `not_found`
+   *   when the owner has no row for the peer
+   */
+  async setNickname(peer: string, nickname: unknown): Promise<ContactView> {
+    const accountId = normalizeAccountId(peer);
+    const value = parseNickname(nickname);
+    const res = accountId === this.#chat.keys.accountId
+      ? undefined
+      : await this.#chat.db.updateTable("contacts").set({ nickname: value })
+        .where("account_id", "=", accountId).executeTakeFirst();
+    if (!res || Number(res.numUpdatedRows) === 0) {
+      throw new HearthError("not_found", "No such contact");
+    }
     const view = await this.#emitContact(accountId);
     return view!;
   }

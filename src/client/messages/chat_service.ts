@@ -40,6 +40,7 @@ import {
   type MessageView,
 } from "./chat_views.ts";
 import { ExpirySweeper } from "./expiry_sweeper.ts";
+import { type SearchAnswer, searchMessages } from "./message_search.ts";
 import { fetchBundle } from "../sessions/bundle_fetch.ts";
 import { PrekeyPublisher } from "../sessions/prekey_publisher.ts";
 import { ensurePrekeys } from "../sessions/prekey_store.ts";
@@ -296,7 +297,7 @@ export class ChatService {
     return this.#receiver.handle(items);
   }
 
-  /** Conversations with contacts and Note to Self, newest first. */
+  /** Conversations with contacts, groups and Note to Self (always there), newest first. */
   conversations(): Promise<ConversationView[]> {
     return listConversations(this.#db);
   }
@@ -376,10 +377,11 @@ export class ChatService {
 
   /**
    * Tell a contact the owner is typing (or stopped). Sent only when typing
-   * indicators are on and the peer is a contact; the item lives 10 s.
+   * indicators are on and the peer is an accepted contact (the item lives
+   * 10 s); for any other conversation nothing is sent and the answer is false.
    * @returns whether an indicator was sent
-   * @throws {HearthError} `not_found` for an unknown conversation; `bad_request` when
-   *   `active` is not a boolean
+   * @throws {HearthError} `bad_account_id` or `bad_request` for a malformed id;
+   *   `bad_request` when `active` is not a boolean
    */
   typing(conversationId: string, active: boolean): Promise<boolean> {
     return this.#actions.typing(conversationId, active);
@@ -434,6 +436,31 @@ export class ChatService {
    */
   avatar(peer: string): Promise<Avatar | null> {
     return this.#contacts.avatar(peer);
+  }
+
+  /**
+   * Give a known peer (a contact, a request, a blocked or declined peer) a
+   * private nickname, or clear it with null or blank text. It is shown
+   * instead of the peer's own name, kept in the account config, and never
+   * sent to anyone. A `contact` event follows.
+   * @param nickname text (trimmed, NFC, 1 to 64 characters, no control or
+   *   text-direction character), or null
+   * @returns the peer as it is now
+   * @throws {HearthError} `bad_account_id`; `bad_request` for a bad nickname; `not_found`
+   *   for a peer the owner has no row for (or the owner's own ID)
+   */
+  setNickname(peer: string, nickname: string | null): Promise<ContactView> {
+    return this.#contacts.setNickname(peer, nickname);
+  }
+
+  /**
+   * Find messages whose text contains `query` (case-insensitive), newest
+   * first, in the conversations the owner sees (see message_search.ts for
+   * the bound on how many messages are read).
+   * @throws {HearthError} `bad_request` for an empty, overlong or malformed query or limit
+   */
+  search(query: string, options: { limit?: number } = {}): Promise<SearchAnswer> {
+    return searchMessages(this.#db, query, { ...options, now: this.#clock() });
   }
 
   /**

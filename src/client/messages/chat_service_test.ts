@@ -194,13 +194,17 @@ Deno.test("a first message is a request; accept sends receipts; duplicates and b
     await b.chat.receive([{ hash: toHex(randomBytes(32)), expiry: 0, data: randomBytes(600) }]);
     const requests = await b.chat.requests();
     assertEquals(requests.map((r) => [r.accountId, r.displayName]), [[a.keys.accountId, "Ada"]]);
-    assertEquals(await b.chat.conversations(), []);
+    assertEquals(
+      (await b.chat.conversations()).map((c) => c.id),
+      ["self"],
+      "a request is not listed",
+    );
     const inbox = await b.chat.messages(a.keys.accountId);
     assertEquals(inbox.map((m) => [m.id, m.text, m.direction]), [[sent.id, "hello Bob", "in"]]);
     assertEquals(await drain(b), [], "no receipt to a stranger");
 
     await b.chat.decide(a.keys.accountId, "accept");
-    assertEquals((await b.chat.conversations()).map((c) => c.id), [a.keys.accountId]);
+    assertEquals((await b.chat.conversations()).map((c) => c.id), [a.keys.accountId, "self"]);
     assertEquals(await code(b.chat.decide(a.keys.accountId, "decline")), "not_found");
     await a.chat.receive(await drain(b));
     const mine = await a.chat.messages(b.keys.accountId);
@@ -636,10 +640,12 @@ Deno.test("typing indicators go only to contacts, only when enabled, and live 10
       [true, 10_000],
       [false, 10_000],
     ]);
-    assertEquals(await code(a.chat.typing(c.keys.accountId, true)), "not_found");
-    assertEquals(await code(a.chat.typing("self", true)), "not_found", "no notes yet");
+    // Anyone but an accepted contact: nothing is sent, and it is not an error.
+    assertEquals(await a.chat.typing(c.keys.accountId, true), false, "an unknown peer");
+    assertEquals(await a.chat.typing("self", true), false, "no notes yet");
     await a.chat.send("self", "note");
     assertEquals(await a.chat.typing("self", true), false);
+    assertEquals(await queued(a, c), []);
 
     // Bob has only a request from Ada: nothing goes to a stranger.
     await a.chat.send(to, "still there?");
@@ -721,10 +727,10 @@ Deno.test("block and unblock a peer; peers' avatars", async () => {
       "blocked",
       "blocked",
     ]);
-    assertEquals(await a.chat.conversations(), []);
+    assertEquals((await a.chat.conversations()).map((v) => v.id), ["self"]);
     assertEquals(await code(a.chat.messages(to)), "not_found");
     assertEquals((await a.chat.setBlocked(to, false)).state, "contact");
-    assertEquals((await a.chat.conversations()).map((v) => v.id), [to]);
+    assertEquals((await a.chat.conversations()).map((v) => v.id), [to, "self"]);
     assertEquals(await code(a.chat.setBlocked(to, false)), "not_found", "not blocked");
     assertEquals(await code(a.chat.setBlocked(c.keys.accountId, true)), "not_found");
     assertEquals(await code(a.chat.setBlocked("hearth1nope", true)), "bad_account_id");
@@ -903,6 +909,7 @@ Deno.test("a contact without a conversation row yet has the default conversation
       id: contact,
       kind: "1:1",
       displayName: "Bob",
+      nickname: null,
       lastMessage: null,
       unreadCount: 0,
       disappearing: { mode: "off", seconds: 0 },

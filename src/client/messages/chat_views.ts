@@ -84,6 +84,8 @@ export interface ConversationView {
   kind: ConversationKind;
   /** The peer's display name, the group's name, or null. */
   displayName: string | null;
+  /** The owner's nickname for the peer (1:1 only), or null. */
+  nickname: string | null;
   /** The newest message, or null. */
   lastMessage: MessageView | null;
   /** Incoming messages not yet read. */
@@ -108,6 +110,8 @@ export interface ContactView {
   accountId: string;
   /** The name from its profile, or null. */
   displayName: string | null;
+  /** The owner's private nickname for it, or null (never sent to anyone). */
+  nickname: string | null;
   /** contact, request, blocked or declined. */
   state: ContactState;
   /** When it first appeared, ms. */
@@ -239,7 +243,7 @@ export async function messageById(db: Db, id: string): Promise<MessageView | und
 /** Peers in the given states, newest first. */
 export async function listContacts(db: Db, states: ContactState[]): Promise<ContactView[]> {
   const rows = await db.selectFrom("contacts")
-    .select(["account_id", "display_name", "state", "added_at"])
+    .select(["account_id", "display_name", "nickname", "state", "added_at"])
     .select((eb) => eb("avatar", "is not", null).as("has_avatar"))
     .where("state", "in", states).orderBy("added_at", "desc").orderBy("account_id").execute();
   return rows.map(contactView);
@@ -248,7 +252,7 @@ export async function listContacts(db: Db, states: ContactState[]): Promise<Cont
 /** One peer as the owner API shows it, or undefined when unknown. */
 export async function contactById(db: Db, accountId: string): Promise<ContactView | undefined> {
   const row = await db.selectFrom("contacts")
-    .select(["account_id", "display_name", "state", "added_at"])
+    .select(["account_id", "display_name", "nickname", "state", "added_at"])
     .select((eb) => eb("avatar", "is not", null).as("has_avatar"))
     .where("account_id", "=", accountId).executeTakeFirst();
   return row ? contactView(row) : undefined;
@@ -257,6 +261,7 @@ export async function contactById(db: Db, accountId: string): Promise<ContactVie
 function contactView(r: {
   account_id: string;
   display_name: string | null;
+  nickname: string | null;
   state: ContactState;
   added_at: number;
   has_avatar: unknown;
@@ -264,6 +269,7 @@ function contactView(r: {
   return {
     accountId: r.account_id,
     displayName: r.display_name,
+    nickname: r.nickname,
     state: r.state,
     addedAt: r.added_at,
     hasAvatar: Boolean(r.has_avatar),
@@ -286,6 +292,7 @@ const CONVERSATION_COLUMNS = [
   "conversations.disappearing_seconds as seconds",
   "conversations.muted as muted",
   "contacts.display_name as name",
+  "contacts.nickname as nickname",
   "groups.name as group_name",
   "groups.state as group_state",
 ] as const;
@@ -303,6 +310,7 @@ type ConversationRow = {
   seconds: number;
   muted: number;
   name: string | null;
+  nickname: string | null;
 };
 
 async function conversationView(db: Db, r: ConversationRow): Promise<ConversationView> {
@@ -313,6 +321,7 @@ async function conversationView(db: Db, r: ConversationRow): Promise<Conversatio
     id: r.id,
     kind: r.kind,
     displayName: r.kind === "group" ? r.group_name : r.name ?? null,
+    nickname: r.kind === "1:1" ? r.nickname ?? null : null,
     lastMessage: last ? (await loadMessageViews(db, [last]))[0]! : null,
     unreadCount: r.unread,
     disappearing: { mode: r.mode, seconds: r.mode === "off" ? 0 : r.seconds },
@@ -320,7 +329,28 @@ async function conversationView(db: Db, r: ConversationRow): Promise<Conversatio
   };
 }
 
-/** Conversations with contacts and Note to Self (not requests, declined or blocked), newest first. */
+/**
+ * Note to Self before its first note or setting (it has no row yet): no
+ * messages, timer off, not muted.
+ */
+export function emptySelfConversation(): ConversationView {
+  return {
+    id: "self",
+    kind: "self",
+    displayName: null,
+    nickname: null,
+    lastMessage: null,
+    unreadCount: 0,
+    disappearing: { mode: "off", seconds: 0 },
+    muted: false,
+  };
+}
+
+/**
+ * Conversations with contacts, groups and Note to Self (not requests,
+ * declined or blocked), newest first. Note to Self is always there: before
+ * its first note it is listed last, empty.
+ */
 export async function listConversations(db: Db): Promise<ConversationView[]> {
   const rows = await db.selectFrom("conversations")
     .leftJoin("contacts", "contacts.account_id", "conversations.id")
@@ -339,6 +369,7 @@ export async function listConversations(db: Db): Promise<ConversationView[]> {
     .orderBy("conversations.last_message_at", "desc").execute();
   const out: ConversationView[] = [];
   for (const r of rows) out.push(await conversationView(db, r));
+  if (!out.some((c) => c.kind === "self")) out.push(emptySelfConversation());
   return out;
 }
 

@@ -29,7 +29,7 @@ import {
 import { decodeFrame, encodeFrame } from "../../shared/codec/frame.ts";
 import { MAX_ITEM_BYTES } from "../../shared/codec/limits.ts";
 import { HearthError } from "../../shared/errors.ts";
-import { parseAccountId } from "../account/mod.ts";
+import { parseAccountId, parseNickname } from "../account/mod.ts";
 import type { ContactState, DisappearingMode, GroupState } from "../db/schema.ts";
 
 /** The owner-only namespace of the account config (PROTOCOL §5: ns % 10 != 0). */
@@ -65,6 +65,8 @@ export interface ConfigContact {
   displayName: string | null;
   /** `contact`, `blocked` or `declined`. */
   state: ContactState;
+  /** The owner's nickname for the peer, when one is set (absent in configs from before nicknames). */
+  nickname?: string;
   /** The peer's avatar, when it fits. */
   avatar?: ConfigAvatar;
 }
@@ -145,6 +147,7 @@ export function serializeConfig(
       id: c.accountId,
       name: c.displayName,
       state: c.state,
+      ...(c.nickname ? { nick: c.nickname } : {}),
       avatar: withAvatars ? avatar(c.avatar) : undefined,
     })),
     conversations: config.conversations.map((c) => ({
@@ -191,6 +194,19 @@ export async function sealConfig(
   if (bucketFor(plain.length, CONFIG_BUCKETS) === undefined) {
     plain = serializeConfig(config, { withContactAvatars: false });
   }
+  return await sealConfigFrame(plain, seed, signing);
+}
+
+/**
+ * Encrypt and sign a serialised config (see {@link serializeConfig}): the
+ * last step of {@link sealConfig}.
+ * @throws {HearthError} `too_large` when it does not fit one item
+ */
+export async function sealConfigFrame(
+  plain: Uint8Array,
+  seed: Uint8Array,
+  signing: SigningKeyPair,
+): Promise<Uint8Array> {
   const bucket = bucketFor(plain.length, CONFIG_BUCKETS);
   if (bucket === undefined) {
     throw new HearthError("too_large", "Account config does not fit one item");
@@ -269,6 +285,7 @@ function parseConfig(plain: Uint8Array): AccountConfig {
     if (!STATES.includes(c.state as ContactState)) throw bad("bad contact state");
     const name = c.name === null || c.name === undefined ? null : text(c.name, 256);
     const out: ConfigContact = { accountId, displayName: name, state: c.state as ContactState };
+    if (c.nick !== undefined && c.nick !== null) out.nickname = configNickname(c.nick);
     const a = avatar(c.avatar);
     if (a) out.avatar = a;
     return out;
@@ -326,6 +343,18 @@ function configGroup(raw: unknown): ConfigGroup {
   };
   if (g.admin !== undefined && g.admin !== null) out.admin = bytes(g.admin, 32);
   return out;
+}
+
+/** A contact's nickname as the config keeps it: one the owner API would take. */
+function configNickname(raw: unknown): string {
+  let nickname: string | null;
+  try {
+    nickname = parseNickname(text(raw, 256));
+  } catch {
+    throw bad("bad nickname");
+  }
+  if (nickname === null) throw bad("bad nickname");
+  return nickname;
 }
 
 function obj(raw: unknown): Record<string, unknown> {

@@ -32,7 +32,7 @@ export async function readConfig(db: Kysely<ClientDb>): Promise<AccountConfig> {
   const account = await db.selectFrom("account")
     .select(["display_name", "avatar", "avatar_type"]).where("id", "=", 1).executeTakeFirst();
   const contacts = await db.selectFrom("contacts")
-    .select(["account_id", "display_name", "avatar", "avatar_type", "state"])
+    .select(["account_id", "display_name", "nickname", "avatar", "avatar_type", "state"])
     .where("state", "in", ["contact", "blocked", "declined"]).orderBy("account_id").execute();
   const conversations = await db.selectFrom("conversations")
     .select(["id", "disappearing_mode", "disappearing_seconds", "muted"])
@@ -54,6 +54,7 @@ export async function readConfig(db: Kysely<ClientDb>): Promise<AccountConfig> {
       accountId: c.account_id,
       displayName: c.display_name,
       state: c.state,
+      ...(c.nickname ? { nickname: c.nickname } : {}),
       ...(c.avatar && c.avatar_type
         ? { avatar: { type: c.avatar_type, bytes: new Uint8Array(c.avatar) } }
         : {}),
@@ -118,7 +119,7 @@ export async function writeSyncState(db: Kysely<ClientDb>, state: SyncState): Pr
 
 /**
  * Apply a restored config: the profile (unless `keepDisplayName`), contacts
- * and their states (overriding what arrived meanwhile), conversation
+ * with their states and nicknames (overriding what arrived meanwhile), conversation
  * settings and owner settings, in one transaction.
  */
 export async function applyConfig(
@@ -136,6 +137,7 @@ export async function applyConfig(
     for (const c of config.contacts) {
       const row = {
         display_name: c.displayName,
+        nickname: c.nickname ?? null,
         avatar: c.avatar?.bytes ?? null,
         avatar_type: c.avatar?.type ?? null,
         state: c.state,

@@ -4,9 +4,10 @@
  * @module
  */
 import { api, apiBlob, ApiError, enc, initSession } from "./api.js";
-import { formatListTime, h, hue, icon, initials, replace, shortId } from "./dom.js";
-import { hooks, isGroupId, nameOf, S } from "./state.js";
+import { formatListTime, h, hue, icon, initials, replace } from "./dom.js";
+import { hooks, isGroupId, labelOf, nameOf, S } from "./state.js";
 import { chatEvent, closeChat, mountChat, openConversation } from "./chat.js";
+import { searchMessages, searchResultsEl } from "./search.js";
 import { openNewChat, openNewGroup, openSettings, openStatus } from "./dialogs.js";
 
 const root = document.getElementById("app");
@@ -212,7 +213,7 @@ function showOnboarding() {
 
 function showUnlock() {
   stopEvents();
-  const err = h("p", { class: "error", role: "alert" });
+  const err = h("p", { class: "error", role: "alert", testid: "unlock-error" });
   const pass = h("input", {
     id: "unlock-pass",
     type: "password",
@@ -325,10 +326,11 @@ async function showMain() {
     class: "search",
     testid: "conversation-search",
     placeholder: "Search",
-    "aria-label": "Search conversations",
+    "aria-label": "Search conversations and messages",
     oninput: () => {
       S.search = search.value.trim().toLowerCase();
       renderList();
+      searchMessages(search.value);
     },
   });
   requestsEl = h("section", {
@@ -369,7 +371,7 @@ async function showMain() {
         onclick: openNewGroup,
       }),
     ),
-    h("div", { class: "side-scroll" }, requestsEl, invitesEl, listEl),
+    h("div", { class: "side-scroll" }, requestsEl, invitesEl, listEl, searchResultsEl()),
   );
   const chat = h("section", { class: "chat-pane" });
   mainEl = h("div", { class: "main", "data-view": "list" }, side, chat);
@@ -455,24 +457,13 @@ export function refreshLists() {
           api("GET", "/api/contacts"),
           api("GET", "/api/groups").catch(() => ({ groups: [] })),
         ]);
-        S.conversations = convs.conversations;
-        if (!S.conversations.some((c) => c.kind === "self")) {
-          // Note to Self is always there, even before its first note
-          S.conversations.push({
-            id: "self",
-            kind: "self",
-            displayName: "Note to Self",
-            lastMessage: null,
-            unreadCount: 0,
-            disappearing: { mode: "off", seconds: 0 },
-            muted: false,
-          });
-        }
+        S.conversations = convs.conversations; // Note to Self is always among them
         S.requests = reqs.requests;
         S.contacts = new Map(contacts.contacts.map((c) => [c.accountId, c]));
         S.groups = new Map(groups.groups.map((g) => [g.id, g]));
         renderList();
         hooks.renderChatHeader?.();
+        hooks.refreshNames?.(); // names (and nicknames) that arrived since the chat was drawn
       } catch (e) {
         if (e instanceof ApiError && e.status === 423) showUnlock();
       }
@@ -542,8 +533,8 @@ function renderList() {
             onclick: () => openConversation(r.accountId),
             title: r.accountId,
           },
-          avatarEl("1:1", r.accountId, r.displayName ?? "", r.hasAvatar),
-          h("span", { class: "name", text: r.displayName || shortId(r.accountId) }),
+          avatarEl("1:1", r.accountId, r.nickname || r.displayName || "", r.hasAvatar),
+          h("span", { class: "name", text: labelOf(r) }),
         ),
         h(
           "div",
@@ -598,17 +589,20 @@ function renderList() {
   const q = S.search;
   const convs = S.conversations.filter((c) => {
     if (!q) return true;
-    const name = c.kind === "self" ? "note to self" : (c.displayName ?? "");
+    const name = c.kind === "self" ? "note to self" : `${c.nickname ?? ""} ${c.displayName ?? ""}`;
     return name.toLowerCase().includes(q) || c.id.toLowerCase().includes(q) ||
       (c.lastMessage?.text ?? "").toLowerCase().includes(q);
   });
   replace(
     listEl,
     convs.length === 0
-      ? h("li", { class: "empty muted", text: q ? "No matches" : "No conversations yet" })
+      ? h("li", {
+        class: "empty muted",
+        text: q ? "No conversations match" : "No conversations yet",
+      })
       : null,
     convs.map((c) => {
-      const name = c.kind === "self" ? "Note to Self" : (c.displayName || shortId(c.id));
+      const name = c.kind === "self" ? "Note to Self" : labelOf(c);
       const contact = S.contacts.get(c.id);
       const group = S.groups.get(c.id);
       const kind = c.kind === "self" ? "self" : c.kind === "group" ? "group" : "1:1";
@@ -634,7 +628,7 @@ function renderList() {
             h(
               "span",
               { class: "conv-top" },
-              h("span", { class: "name", text: name }),
+              h("span", { class: "name", testid: "conversation-name", text: name }),
               h("span", {
                 class: "time",
                 text: c.lastMessage ? formatListTime(c.lastMessage.sentAt) : "",
@@ -691,6 +685,7 @@ function startEvents() {
     if (es.readyState === EventSource.CLOSED) {
       events = null;
       reconnectTimer = setTimeout(async () => {
+        if (restarting) return; // reconnected once the passphrase change is over
         try {
           const st = await api("GET", "/api/status");
           if (st.account === "locked") return showUnlock();
@@ -764,7 +759,7 @@ function startEvents() {
   });
   on("locked", () => {
     stopEvents();
-    showUnlock();
+    if (!restarting) showUnlock(); // a passphrase change restarts messaging: not a lock
   });
 }
 
@@ -798,6 +793,26 @@ function notify(m) {
 export function lockNow() {
   stopEvents();
   return api("POST", "/api/lock").then(() => showUnlock());
+}
+
+/** Whether this tab is changing the passphrase (the node restarts messaging meanwhile). */
+let restarting = false;
+
+/**
+ * Run `change` (the passphrase change): the node stops messaging for it and
+ * ends the event stream with `locked`, though the account stays unlocked;
+ * the UI keeps its screen and reconnects afterwards.
+ */
+export async function whileMessagingRestarts(change) {
+  restarting = true;
+  try {
+    return await change();
+  } finally {
+    restarting = false;
+    startEvents();
+    refreshLists();
+    hooks.reloadChat?.();
+  }
 }
 
 export { toast };

@@ -15,7 +15,7 @@ import {
   shortId,
   showModal,
 } from "./dom.js";
-import { hooks, isGroupId, nameOf, S } from "./state.js";
+import { hooks, isGroupId, labelOf, nameOf, S } from "./state.js";
 import { avatarEl, errorText, toast } from "./app.js";
 import { openGroupInfo } from "./dialogs.js";
 
@@ -78,16 +78,22 @@ function isSelf(id) {
   return id === "self" || (S.account && id === S.account.accountId);
 }
 
-function titleOf(id) {
+/** A conversation's title: Note to Self, the group's name, or the peer's nickname or name. */
+export function titleOf(id) {
   if (isSelf(id)) return "Note to Self";
   if (isGroupId(id)) return S.groups.get(id)?.name ?? conv?.displayName ?? "Group";
-  return S.contacts.get(id)?.displayName ||
-    S.conversations.find((c) => c.id === id)?.displayName ||
-    S.requests.find((r) => r.accountId === id)?.displayName || conv?.displayName || shortId(id);
+  const known = S.contacts.get(id) ?? S.requests.find((r) => r.accountId === id);
+  if (known?.nickname || known?.displayName) return labelOf(known);
+  const listed = S.conversations.find((c) => c.id === id) ??
+    (conv?.id === id ? conv : null);
+  return listed?.nickname || listed?.displayName || shortId(id);
 }
 
-/** Open a conversation (a peer's Account ID, a Group ID or "self"). */
-export async function openConversation(id) {
+/**
+ * Open a conversation (a peer's Account ID, a Group ID or "self").
+ * @param options.messageId a message to scroll to and highlight (a search result)
+ */
+export async function openConversation(id, options = {}) {
   id = id.toLowerCase(); // IDs are all lower or all upper case; events use lower case
   if (S.account && id === S.account.accountId) id = "self";
   if (S.current !== id) {
@@ -110,9 +116,63 @@ export async function openConversation(id) {
   if (S.current !== id) return;
   renderChatHeader();
   await reloadChat();
-  view?.composer.focus();
+  if (options.messageId && S.current === id) await revealMessage(options.messageId);
+  else view?.composer.focus();
 }
 hooks.openConversation = openConversation;
+
+/** The message a search opened, highlighted for a few seconds (kept across re-renders). */
+let highlight = { id: null, until: 0 };
+
+/**
+ * Scroll to a message of the open chat and highlight it, loading older
+ * pages (at most 20, i.e. 2,000 messages back) until it is there.
+ */
+async function revealMessage(messageId) {
+  const id = S.current;
+  const deadline = Date.now() + 20_000;
+  for (let pages = 0; pages < 20 && Date.now() < deadline;) {
+    if (S.messages.some((m) => m.id === messageId) || noOlder) break;
+    if (loadingOlder) await new Promise((r) => setTimeout(r, 100)); // a scroll is loading
+    else {
+      await loadOlder();
+      pages++;
+    }
+    if (S.current !== id) return;
+  }
+  const el = view?.scroller.querySelector(`[data-message-id="${CSS.escape(messageId)}"]`);
+  if (!el) {
+    toast("That message is too far back, or no longer here");
+    view?.composer.focus();
+    return;
+  }
+  highlight = { id: messageId, until: Date.now() + 4000 };
+  el.classList.add("highlight");
+  el.setAttribute("data-highlight", "true");
+  el.scrollIntoView({ block: "center" });
+  el.focus({ preventScroll: true });
+  setTimeout(() => {
+    for (const m of view?.scroller.querySelectorAll(".message.highlight") ?? []) {
+      m.classList.remove("highlight");
+      m.removeAttribute("data-highlight");
+    }
+  }, 4000);
+}
+
+/**
+ * Put the names known now into the open chat without drawing it again:
+ * group senders shown by a short ID switch to their name (or the owner's
+ * nickname for them) once it arrives, and so do quotes and the typing line.
+ */
+function refreshNames() {
+  if (!view) return;
+  for (const el of view.scroller.querySelectorAll("[data-sender]")) {
+    const name = nameOf(el.getAttribute("data-sender"));
+    if (el.textContent !== name) el.textContent = name;
+  }
+  renderTyping();
+}
+hooks.refreshNames = refreshNames;
 
 async function reloadChat() {
   const id = S.current;
@@ -349,6 +409,8 @@ function autoGrow(t) {
 export function renderChatHeader() {
   if (!view) return;
   const id = S.current;
+  // a chat opened before its conversation existed (a new chat) finds it in the lists once made
+  if (!conv) conv = S.conversations.find((c) => c.id === id) ?? null;
   const group = isGroupId(id) ? S.groups.get(id) : null;
   const contact = S.contacts.get(id);
   const request = S.requests.find((r) => r.accountId === id);
@@ -374,7 +436,7 @@ export function renderChatHeader() {
     h(
       "div",
       { class: "who" },
-      h("div", { class: "name", text: name }),
+      h("div", { class: "name", testid: "chat-title", text: name }),
       h("div", { class: "sub muted", title: sub, text: sub }),
     ),
     isGroupId(id) ? null : view.timer,
@@ -495,7 +557,8 @@ function renderMessages(toBottom) {
   let lastDay = "";
   let lastSender = "";
   const nodes = [];
-  if (S.messages.length === 0) {
+  const waiting = queuedSends.filter((q) => q.to === S.current);
+  if (S.messages.length === 0 && waiting.length === 0) {
     nodes.push(h("div", {
       class: "chat-hint muted",
       text: isSelf(S.current)
@@ -519,6 +582,7 @@ function renderMessages(toBottom) {
     nodes.push(messageEl(m, m.sender !== lastSender));
     lastSender = m.sender;
   }
+  for (const q of waiting) nodes.push(queuedEl(q));
   replace(sc, nodes);
   if (nearBottom) {
     sc.scrollTop = sc.scrollHeight;
@@ -529,16 +593,23 @@ function renderMessages(toBottom) {
 function messageEl(m, first) {
   const group = isGroupId(m.conversationId);
   const out = m.direction === "out";
+  const lit = highlight.id === m.id && Date.now() < highlight.until;
   const bubble = h("div", {
-    class: `message ${out ? "out" : "in"}${m.deleted ? " deleted" : ""}`,
+    class: `message ${out ? "out" : "in"}${m.deleted ? " deleted" : ""}${lit ? " highlight" : ""}`,
     testid: "message",
     "data-message-id": m.id,
     "data-direction": m.direction,
     "data-status": m.status,
+    "data-highlight": lit ? "true" : undefined,
     tabindex: "0",
   });
   if (group && !out && first) {
-    bubble.append(h("div", { class: "sender", text: nameOf(m.sender) }));
+    bubble.append(h("div", {
+      class: "sender",
+      testid: "message-sender",
+      "data-sender": m.sender,
+      text: nameOf(m.sender),
+    }));
   }
   if (m.replyTo) {
     const q = m.replyTo;
@@ -555,7 +626,11 @@ function messageEl(m, first) {
             el?.focus();
           },
         },
-        h("span", { class: "quote-name", text: q.sender ? nameOf(q.sender) : "" }),
+        h("span", {
+          class: "quote-name",
+          "data-sender": q.sender ?? undefined,
+          text: q.sender ? nameOf(q.sender) : "",
+        }),
         h("span", { class: "quote-text", text: q.text ?? "Original message not found" }),
       ),
     );
@@ -569,11 +644,14 @@ function messageEl(m, first) {
     bubble.append(h("div", { class: "message-text", testid: "message-text", text: m.text }));
   }
   const meta = h("div", { class: "meta" });
-  if (m.editedAt && !m.deleted) meta.append(h("span", { text: "edited" }));
+  if (m.editedAt && !m.deleted) {
+    meta.append(h("span", { testid: "message-edited", text: "edited" }));
+  }
   if (m.expiresAt) {
     meta.append(
       h("span", {
         class: "timer-icon",
+        testid: "message-timer",
         title: `Disappears ${new Date(m.expiresAt).toLocaleString()}`,
       }, icon("timer")),
     );
@@ -685,14 +763,23 @@ function attachmentEl(a) {
   if (a.voice || (a.type ?? "").startsWith("audio/")) {
     let audio = mediaCache.get(a.id);
     if (!audio) {
-      audio = h("audio", { controls: true, preload: "none", src: `/api/attachments/${enc(a.id)}` });
+      audio = h("audio", {
+        controls: true,
+        preload: "none",
+        testid: "voice-audio",
+        src: `/api/attachments/${enc(a.id)}`,
+      });
       mediaCache.set(a.id, audio);
     }
     box.classList.add("voice");
     box.append(
       h("span", { class: "voice-icon", "aria-hidden": "true" }, icon("mic")),
       audio,
-      h("span", { class: "duration", text: a.durationMs ? formatDuration(a.durationMs) : "" }),
+      h("span", {
+        class: "duration",
+        testid: "voice-duration",
+        text: a.durationMs ? formatDuration(a.durationMs) : "",
+      }),
     );
   } else if (isImage) {
     const img = h("img", {
@@ -868,7 +955,10 @@ export function chatEvent(type, d) {
   } else if (type === "attachment") {
     updateAttachment(d);
   } else if (type === "group") {
-    if (d.id === S.current) renderChatHeader();
+    if (d.id === S.current) {
+      renderChatHeader();
+      refreshNames(); // a member's name arrived (before its message's own event)
+    }
   }
 }
 
@@ -1016,7 +1106,8 @@ function renderBar() {
 
 function sendTyping() {
   if (!S.settings.typingIndicators || isSelf(S.current) || isGroupId(S.current)) return;
-  if (!conv || conv.lastMessage === null && !S.contacts.has(S.current)) return; // a new chat: not a contact yet
+  // only to a contact (not a request, nor a new chat before its first message)
+  if (S.contacts.get(S.current)?.state !== "contact") return;
   const id = S.current;
   const now = Date.now();
   if (now - typingSentAt > 5000) {
@@ -1057,16 +1148,16 @@ async function send() {
     }
     return;
   }
-  if (pending.some((p) => !p.id)) {
-    toast("Wait for the files to be ready");
+  const failed = pending.find((p) => p.state === "failed");
+  if (failed) {
+    toast(`${failed.name} could not be added: remove it first`);
     return;
   }
-  const files = pending.map((p) => p.id);
+  const files = pending;
   if (!text.trim() && files.length === 0) return;
   const body = { to };
   if (text.trim()) body.text = text;
   if (replyTo) body.replyTo = replyTo.id;
-  if (files.length) body.attachments = files;
   // clear at once; the message shows up from its event
   const saved = { text, replyTo, pending };
   view.composer.value = "";
@@ -1076,20 +1167,121 @@ async function send() {
   renderBar();
   renderTray();
   stopTyping();
+  // With files, the message waits in the chat as "queued" while they go up to the node
+  // and into the network; it is sent when they are all there.
+  const queued = files.length ? { key: ++queuedKey, to, text: body.text ?? "", files } : null;
+  if (queued) {
+    queuedSends.push(queued);
+    if (S.current === to) renderMessages(true);
+  }
   try {
+    if (queued) {
+      await Promise.all(files.map((p) => p.uploaded));
+      const bad = files.find((p) => !p.id);
+      if (bad) throw new Error(`${bad.name} could not be added`);
+      if (queued.cancelled) return;
+      queued.sending = true;
+      if (S.current === to) renderMessages(false);
+      body.attachments = files.map((p) => p.id);
+    }
     const m = await api("POST", "/api/messages", body);
+    dropQueued(queued);
     if (S.current === to) chatEvent("message", m);
     hooks.refreshLists();
   } catch (e) {
+    dropQueued(queued);
     toast(`Not sent: ${errorText(e)}`);
     if (S.current === to && view && !view.composer.value) {
       view.composer.value = saved.text;
       replyTo = saved.replyTo;
-      pending = saved.pending;
+      pending = saved.pending.filter((p) => p.id || p.state !== "failed");
       renderBar();
       renderTray();
     }
   }
+}
+
+/** Messages with files waiting for their uploads, oldest first: `{key, to, text, files}`. */
+const queuedSends = [];
+let queuedKey = 0;
+
+function dropQueued(q) {
+  const i = queuedSends.indexOf(q);
+  if (i < 0) return;
+  queuedSends.splice(i, 1);
+  if (S.current === q.to) renderMessages(false);
+}
+
+/** A message still waiting for its files, as the owner's own bubble with a "queued" status. */
+function queuedEl(q) {
+  const files = q.files.map((p) => {
+    const ev = p.id ? S.progress.get(p.id) : null;
+    const state = ev?.state ?? (p.id ? p.state : "preparing");
+    return h(
+      "div",
+      {
+        class: "attachment",
+        testid: "queued-attachment",
+        "data-attachment-id": p.id ?? undefined,
+        "data-state": state,
+      },
+      h(
+        "div",
+        { class: "file-row" },
+        h("span", { class: "file-icon", "aria-hidden": "true" }, icon(p.voice ? "mic" : "file")),
+        h(
+          "span",
+          { class: "file-info" },
+          h("span", { class: "file-name", text: p.name }),
+          h("span", { class: "file-size muted", text: formatBytes(p.file.size) }),
+        ),
+      ),
+      state === "uploading"
+        ? progressEl(ev?.done ?? p.done, ev?.total ?? p.total, "uploading")
+        : state === "uploaded"
+        ? null
+        : h("progress", { class: "progress", "aria-label": "Preparing" }),
+    );
+  });
+  return h(
+    "div",
+    { class: "msg-row out" },
+    h(
+      "div",
+      {
+        class: "message out queued",
+        testid: "message-queued",
+        "data-status": "queued",
+        "aria-label": "Waiting for files to upload",
+      },
+      files,
+      q.text ? h("div", { class: "message-text", text: q.text }) : null,
+      h(
+        "div",
+        { class: "meta" },
+        h("span", {
+          text: q.sending ? "Uploading, then sending…" : "Sends when the files are ready",
+        }),
+        h("span", { class: "status queued", title: "Queued", "aria-label": "Queued", text: "◷" }),
+      ),
+    ),
+    q.sending ? null : h(
+      "div",
+      { class: "actions", role: "group", "aria-label": "Message actions" },
+      h("button", {
+        type: "button",
+        class: "act",
+        testid: "queued-cancel",
+        title: "Cancel",
+        "aria-label": "Cancel this message",
+        icon: "close",
+        onclick: () => {
+          q.cancelled = true;
+          dropQueued(q);
+        },
+      }),
+    ),
+  );
 }
 
 // ---------- attachments ----------
@@ -1113,7 +1305,7 @@ function addFiles(files) {
       total: file.size,
     };
     pending.push(p);
-    upload(p);
+    p.uploaded = upload(p);
   }
   renderTray();
   view.composer.focus();
@@ -1138,6 +1330,7 @@ async function upload(p) {
     const ev = S.progress.get(f.id);
     p.state = ev?.state ?? f.state;
     renderTray();
+    if (queuedSends.some((q) => q.to === S.current && q.files.includes(p))) renderMessages(false);
     return f;
   } catch (e) {
     p.state = "failed";
@@ -1228,7 +1421,7 @@ async function toggleRecording(btn) {
   btn.classList.add("recording");
   btn.setAttribute("aria-label", "Stop recording and send");
   btn.title = "Stop recording and send";
-  const label = h("span", { class: "rec-time", text: "0:00" });
+  const label = h("span", { class: "rec-time", testid: "voice-record-time", text: "0:00" });
   replace(btn, icon("stop"), label);
   const tick = setInterval(
     () => label.textContent = formatDuration(Date.now() - startedAt),
@@ -1388,12 +1581,14 @@ function openDelete(m) {
 
 function openContactMenu(id) {
   const contact = S.contacts.get(id);
+  const known = contact ?? S.requests.find((r) => r.accountId === id);
   const blocked = contact?.state === "blocked";
   const muted = !!conv?.muted;
   const d = smallDialog(
     "Contact",
     h("h2", { class: "dialog-title", text: titleOf(id) }),
     h("p", { class: "muted small-text account-id-full", text: id }),
+    known ? nicknameForm(id, known, () => d.close()) : null,
     h(
       "div",
       { class: "stack" },
@@ -1451,5 +1646,66 @@ function openContactMenu(id) {
         onclick: () => d.close(),
       }),
     ),
+  );
+}
+
+/**
+ * The contact menu's nickname field: the peer's own name stays visible
+ * above it; saving an empty field clears the nickname.
+ */
+function nicknameForm(id, known, done) {
+  const err = h("p", { class: "error small-text", role: "alert" });
+  const input = h("input", {
+    id: "contact-nickname",
+    testid: "contact-nickname-input",
+    maxlength: "64",
+    autocomplete: "off",
+    value: known.nickname ?? "",
+    placeholder: known.displayName ?? "",
+  });
+  const save = h("button", {
+    class: "primary small",
+    type: "submit",
+    testid: "contact-nickname-save",
+    text: "Save",
+  });
+  return h(
+    "form",
+    {
+      class: "stack nickname-form",
+      onsubmit: async (ev) => {
+        ev.preventDefault();
+        err.textContent = "";
+        save.disabled = true;
+        try {
+          const nickname = input.value.trim();
+          const v = await api("PATCH", `/api/contacts/${enc(id)}`, {
+            nickname: nickname === "" ? null : nickname,
+          });
+          if (S.contacts.has(id)) S.contacts.set(id, v);
+          const r = S.requests.findIndex((x) => x.accountId === id);
+          if (r >= 0) S.requests[r] = v;
+          hooks.renderList();
+          renderChatHeader();
+          refreshNames();
+          hooks.refreshLists();
+          toast(v.nickname ? "Nickname saved" : "Nickname removed");
+          done();
+        } catch (e) {
+          err.textContent = errorText(e);
+          save.disabled = false;
+        }
+      },
+    },
+    h("p", {
+      class: "muted small-text",
+      testid: "contact-own-name",
+      text: known.displayName
+        ? `Their name: ${known.displayName}`
+        : "They have not sent a name yet",
+    }),
+    h("label", { for: "contact-nickname", text: "Nickname (only you see it)" }),
+    h("div", { class: "row-buttons" }, input, save),
+    err,
   );
 }

@@ -6,8 +6,15 @@
  */
 import { api, apiBlob, ApiError, enc } from "./api.js";
 import { formatBytes, h, replace, shortId, showModal } from "./dom.js";
-import { hooks, nameOf, S } from "./state.js";
-import { avatarEl, errorText, forgetAvatar, lockNow, toast } from "./app.js";
+import { hooks, labelOf, nameOf, S } from "./state.js";
+import {
+  avatarEl,
+  errorText,
+  forgetAvatar,
+  lockNow,
+  toast,
+  whileMessagingRestarts,
+} from "./app.js";
 import { makeThumbnail, openConversation } from "./chat.js";
 
 /** A modal <dialog>; Escape and the close button close it. */
@@ -168,7 +175,7 @@ export function openNewGroup() {
       "label",
       { class: "check" },
       h("input", { type: "checkbox", value: c.accountId, class: "member-pick" }),
-      ` ${c.displayName || shortId(c.accountId)}`,
+      ` ${labelOf(c)}`,
     )
   );
   const submit = submitButton("group-create", "Create group");
@@ -317,14 +324,17 @@ export async function openGroupInfo(id) {
             avatarEl(
               "1:1",
               m.accountId,
-              m.displayName ?? "",
+              m.nickname || m.displayName || "",
               S.contacts.get(m.accountId)?.hasAvatar,
             ),
             h(
               "span",
               { class: "member-name" },
               h("span", {
-                text: m.accountId === me ? "You" : (m.displayName || nameOf(m.accountId)),
+                testid: "group-member-name",
+                text: m.accountId === me
+                  ? "You"
+                  : (m.nickname || m.displayName || nameOf(m.accountId)),
               }),
               h("small", { class: "muted", title: m.accountId, text: shortId(m.accountId) }),
             ),
@@ -349,7 +359,7 @@ export async function openGroupInfo(id) {
                 type: "button",
                 testid: "group-remove-member",
                 text: "Remove",
-                "aria-label": `Remove ${m.displayName || m.accountId}`,
+                "aria-label": `Remove ${m.nickname || m.displayName || m.accountId}`,
                 onclick: () =>
                   run(() => api("DELETE", `/api/groups/${enc(id)}/members/${enc(m.accountId)}`)),
               })
@@ -664,8 +674,8 @@ function blockedList() {
         h(
           "li",
           { class: "group-member", testid: "blocked-contact", "data-account-id": c.accountId },
-          avatarEl("1:1", c.accountId, c.displayName ?? "", c.hasAvatar),
-          h("span", { class: "member-name", text: c.displayName || shortId(c.accountId) }),
+          avatarEl("1:1", c.accountId, c.nickname || c.displayName || "", c.hasAvatar),
+          h("span", { class: "member-name", text: labelOf(c) }),
           h("button", {
             class: "secondary small",
             type: "button",
@@ -711,7 +721,9 @@ function changePassphrase(box) {
       err,
       async () => {
         try {
-          await api("POST", "/api/account/passphrase", { current: cur.value, new: nw.value });
+          await whileMessagingRestarts(() =>
+            api("POST", "/api/account/passphrase", { current: cur.value, new: nw.value })
+          );
           replace(box, h("p", { class: "ok", role: "status", text: "Passphrase changed." }));
         } catch (e) {
           err.textContent = e.code === "wrong_passphrase"

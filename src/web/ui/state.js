@@ -39,17 +39,27 @@ export function isGroupId(id) {
   return typeof id === "string" && id.toLowerCase().startsWith("hearthg1");
 }
 
-/** Display name for an account id (contact name, group member name, or a short id). */
+/**
+ * The name to show for an account id: the owner's nickname for it, else the
+ * name it sent (as a contact, a request or a group member), else a short id.
+ */
 export function nameOf(accountId) {
   if (!accountId) return "";
   if (S.account && accountId === S.account.accountId) return "You";
-  const c = S.contacts.get(accountId);
-  if (c?.displayName) return c.displayName;
+  const known = S.contacts.get(accountId) ?? S.requests.find((x) => x.accountId === accountId);
+  if (known?.nickname) return known.nickname;
+  let member = null;
   for (const g of S.groups.values()) {
     const m = g.members?.find((x) => x.accountId === accountId);
-    if (m?.displayName) return m.displayName;
+    if (m?.nickname) return m.nickname;
+    if (m?.displayName) member ??= m;
   }
-  const r = S.requests.find((x) => x.accountId === accountId);
-  if (r?.displayName) return r.displayName;
+  if (known?.displayName) return known.displayName;
+  if (member) return member.displayName;
   return accountId.length > 20 ? `${accountId.slice(0, 11)}…${accountId.slice(-6)}` : accountId;
+}
+
+/** The name to show for a contact, request or conversation view: its nickname first. */
+export function labelOf(view, fallbackId) {
+  return view?.nickname || view?.displayName || nameOf(fallbackId ?? view?.accountId ?? view?.id);
 }
