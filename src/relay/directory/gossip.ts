@@ -8,8 +8,10 @@
  * Each pull asks only for the records that arrived at the partner since
  * the last pull from it (a cursor), so a round costs what changed, not the
  * whole directory. Partners are kept between rounds for their cursors, and
- * one is swapped for a random peer at every re-signing so that the pull
- * graph keeps mixing.
+ * one is swapped for a random peer at about every fourth re-signing (every
+ * 2 hours) so that the pull graph keeps mixing; a new partner's first pull
+ * is the whole directory, so swapping more often would cost more than the
+ * changes themselves on a large network.
  * @module
  */
 import {
@@ -36,6 +38,10 @@ const ANNOUNCE_TIMEOUT_MS = DIAL_BACK_TIMEOUT_MS + 2_000;
 const ANNOUNCE_PEERS = 3;
 /** Gossip partners kept; each round pulls from the next one. */
 export const GOSSIP_PARTNERS = 3;
+/** Pulls in a row a partner may fail before it is replaced. */
+const PARTNER_FAILURES = 3;
+/** Chance, at each re-signing, that one partner is swapped for a random peer. */
+const PARTNER_SWAP_CHANCE = 0.25;
 /** Most pages read in one pull (enough for a full directory). */
 const MAX_PAGES = Math.ceil(MAX_KNOWN_NODES / MAX_DIRECTORY_RECORDS);
 
@@ -90,6 +96,8 @@ export class Gossip {
   #extraSeeds: string[] = [];
   /** Partner node IDs, pulled from in turn. */
   #partners: string[] = [];
+  /** Failed pulls in a row, by partner ID. */
+  #partnerFailures = new Map<string, number>();
   #nextPartner = 0;
   /** Cursor of the last page read, by address (partners and seeds only). */
   #cursors = new Map<string, string>();
@@ -172,7 +180,7 @@ export class Gossip {
     const source = partner?.addr ?? this.#pick(this.#seeds(), 1)[0];
     if (source !== undefined) {
       this.#lastGossipOk = await this.#pull(source);
-      if (partner && !this.#lastGossipOk) this.#dropPartner(partner.id);
+      if (partner) this.#countPull(partner.id, this.#lastGossipOk);
     }
     await Promise.all(
       this.#deps.directory.samplePeers(this.#deps.probeCount ?? 3, this.#random)
@@ -181,8 +189,10 @@ export class Gossip {
     const now = this.#clock();
     const resignMs = this.#deps.resignIntervalMs ?? RECORD_RESIGN_MS;
     if (now - this.#signedAt >= resignMs) {
-      // Swap one partner for a random peer, so the pull graph keeps mixing.
-      const swapped = this.#pick(this.#partners, 1)[0];
+      // Now and then swap a partner for a random peer, so the pull graph keeps mixing.
+      const swapped = this.#random() < PARTNER_SWAP_CHANCE
+        ? this.#pick(this.#partners, 1)[0]
+        : undefined;
       if (swapped !== undefined) this.#dropPartner(swapped);
       await this.#sign();
       await this.#announce(this.#reachable ? [] : this.#seeds());
@@ -277,9 +287,18 @@ export class Gossip {
     return undefined;
   }
 
+  /** Replace a partner after {@link PARTNER_FAILURES} failed pulls in a row. */
+  #countPull(id: string, ok: boolean): void {
+    const failures = ok ? 0 : (this.#partnerFailures.get(id) ?? 0) + 1;
+    if (failures === 0) this.#partnerFailures.delete(id);
+    else this.#partnerFailures.set(id, failures);
+    if (failures >= PARTNER_FAILURES) this.#dropPartner(id);
+  }
+
   /** Stop pulling from a partner; keep cursors only for partners and seeds. */
   #dropPartner(id: string): void {
     this.#partners = this.#partners.filter((p) => p !== id);
+    this.#partnerFailures.delete(id);
     const keep = new Set(this.#seeds());
     for (const partner of this.#partners) {
       const addr = this.#deps.directory.get(partner)?.addr;
