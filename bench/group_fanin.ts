@@ -41,7 +41,9 @@ export interface GroupFanInResult {
   fanInMs: number[];
   /** Median, min and max of {@link fanInMs}. */
   fanIn: { medianMs: number; minMs: number; maxMs: number };
-  /** Send until the first of the others has it, median, ms. */
+  /** Send until the first of the others has it, ms, each timed send (the fan-in's reference). */
+  firstArrivalMs: number[];
+  /** Median of {@link firstArrivalMs}. */
   firstArrivalMedianMs: number;
   /** CPU during the timed sends, ms per send: the process of the messengers, and all nodes. */
   cpuPerSend: { messengersMs: number; nodesMs: number };
@@ -109,7 +111,7 @@ export function measureGroupFanIn(options: GroupFanInOptions = {}): Promise<Grou
           stepMs,
         );
         fanInMs.push(Math.round(r.fanInMs));
-        firstMs.push(r.firstMs);
+        firstMs.push(Math.round(r.firstMs));
       }
       const cpu = await endCpu();
       const traffic = fx.traffic();
@@ -128,6 +130,7 @@ export function measureGroupFanIn(options: GroupFanInOptions = {}): Promise<Grou
           minMs: Math.min(...fanInMs),
           maxMs: Math.max(...fanInMs),
         },
+        firstArrivalMs: firstMs,
         firstArrivalMedianMs: Math.round(median(firstMs)),
         // The window also holds the gaps: idle long-polls are a small part of it.
         cpuPerSend: {

@@ -3,14 +3,20 @@
  * owner API: the latency from `POST /api/messages` on A's node to the
  * `message` event on B's `GET /api/events` (sequential messages between
  * two accounts that are already contacts), split at A's `sent` status
- * event; then a burst of messages from A and how many per second reach
- * `sent` (stored in B's swarm through an onion path) and B's event stream.
+ * event, in several rounds, each next to its reference: onion stores of
+ * 1 KiB through 3 relays, one at a time, sent by the bench's own process on
+ * the same devnet just before the round's messages. Then a burst of
+ * messages from A and how many per second reach `sent` (stored in B's
+ * swarm through an onion path) and B's event stream, and several file
+ * transfers from A to B.
  * @module
  */
 import { type Devnet, startDevnet } from "../tools/devnet_lib.ts";
+import type { NodeRecord } from "../src/shared/node_record.ts";
 import { createAccount, EventLog, ownerApi } from "./owner_api.ts";
 import { type FileTransferResult, measureFileTransfer } from "./file_phase.ts";
 import { median, percentile, round } from "./stats.ts";
+import { type LoadResult, runLoad } from "./store_load.ts";
 
 /** Latency percentiles of one span, ms. */
 export interface Span {
@@ -19,13 +25,23 @@ export interface Span {
   maxMs: number;
 }
 
+/** One round of sequential messages, next to its reference. */
+export interface MessagingRound {
+  /** POST on A to the `message` event on B. */
+  endToEnd: Span;
+  /** Onion stores of 1 KiB through 3 relays, 1 in flight, from the bench process, just before. */
+  reference: LoadResult;
+}
+
 /** Result of {@link runMessagingPhase}. */
 export interface MessagingResult {
   /** Node processes in the devnet. */
   nodes: number;
-  /** Sequential messages timed. */
+  /** Sequential messages timed in each round. */
   messages: number;
-  /** POST on A to the `message` event on B. */
+  /** The rounds of sequential messages. */
+  rounds: MessagingRound[];
+  /** POST on A to the `message` event on B, every round's messages together. */
   endToEnd: Span;
   /** POST on A until its answer (queued in A's client database). */
   post: Span;
@@ -43,8 +59,8 @@ export interface MessagingResult {
   burstReceivedMs: number;
   /** Burst messages per second to B's event stream. */
   burstReceivedPerSec: number;
-  /** A file from A to B through onion paths, next to the raw AEAD speed. */
-  file: FileTransferResult;
+  /** Files from A to B through onion paths, each next to the raw AEAD speed. */
+  files: FileTransferResult[];
 }
 
 /** Options of {@link runMessagingPhase}. */
@@ -53,21 +69,25 @@ export interface MessagingPhaseOptions {
   baseDir: string;
   /** Node processes (default 7). */
   nodes?: number;
-  /** Sequential messages (default 50). */
+  /** Rounds of sequential messages (default 5). */
+  rounds?: number;
+  /** Sequential messages in each round (default 50). */
   messages?: number;
   /** Messages in the burst (default 100). */
   burst?: number;
-  /** Size of the file sent, bytes (default 20 MB). */
+  /** Size of each file sent, bytes (default 20 MB). */
   fileBytes?: number;
+  /** Files sent, one after another (default 3). */
+  files?: number;
   /** Called with each step's name as it starts. */
   onProgress?: (step: string) => void;
-  /** Receives the devnet as soon as it exists, so the caller can stop it on abort. */
-  onDevnet?: (devnet: Devnet) => void;
 }
 
 const PASS = "bench passphrase";
 const WAIT_MS = 30_000;
 const WARMUP = 5;
+/** The reference run before each round: one onion store at a time for this long, ms. */
+const REFERENCE_MS = 2_000;
 
 function span(values: readonly number[]): Span {
   return {
@@ -77,6 +97,12 @@ function span(values: readonly number[]): Span {
   };
 }
 
+async function directoryOf(addr: string): Promise<NodeRecord[]> {
+  const res = await fetch(`http://${addr}/v1/directory`);
+  if (!res.ok) throw new Error(`Directory request failed with ${res.status}`);
+  return ((await res.json()) as { records: NodeRecord[] }).records;
+}
+
 async function post(devnetNode: Devnet["nodes"][number], to: string, text: string) {
   const res = await ownerApi(devnetNode, "POST", "/api/messages", { to, text });
   if (res.status !== 201) throw new Error(`POST /api/messages answered ${res.status}`);
@@ -84,13 +110,16 @@ async function post(devnetNode: Devnet["nodes"][number], to: string, text: strin
 }
 
 /**
- * Start the devnet, make two accounts contacts, time the messages, stop it.
+ * Start the devnet, make two accounts contacts, time the messages and the
+ * files, stop it.
  * @param options base folder and sizes
  * @throws {Error} when the devnet does not start, or a message does not arrive in time
  */
 export async function runMessagingPhase(options: MessagingPhaseOptions): Promise<MessagingResult> {
   const count = options.nodes ?? 7;
   const total = options.messages ?? 50;
+  const roundCount = options.rounds ?? 5;
+  const fileCount = options.files ?? 3;
   const burst = options.burst ?? 100;
   const progress = options.onProgress ?? (() => {});
   progress(`starting ${count} node processes`);
@@ -99,7 +128,6 @@ export async function runMessagingPhase(options: MessagingPhaseOptions): Promise
     powBits: 8,
     gossipIntervalMs: 500,
   });
-  options.onDevnet?.(devnet);
   const logs: EventLog[] = [];
   try {
     await devnet.converge(count, 60_000);
@@ -122,22 +150,39 @@ export async function runMessagingPhase(options: MessagingPhaseOptions): Promise
     if (accepted.status !== 200) throw new Error(`Accept answered ${accepted.status}`);
     await arrived(eventsA, await post(nodeB, alice, "hi"));
 
-    progress(`${total} sequential messages (after ${WARMUP} warm-up)`);
+    const directory = await directoryOf(devnet.nodes[0]!.addr);
+    const rounds: MessagingRound[] = [];
     const e2e: number[] = [];
     const posts: number[] = [];
     const toSent: number[] = [];
     const sentToEvent: number[] = [];
-    for (let i = 0; i < WARMUP + total; i++) {
-      const t0 = performance.now();
-      const id = await post(nodeA, bob, `message ${i}`);
-      const t1 = performance.now();
-      const got = await arrived(eventsB, id);
-      const ack = await sent(id);
-      if (i < WARMUP) continue;
-      e2e.push(got.at - t0);
-      posts.push(t1 - t0);
-      toSent.push(ack.at - t0);
-      sentToEvent.push(got.at - ack.at);
+    for (let r = 0; r < roundCount; r++) {
+      progress(`round ${r + 1}/${roundCount}: reference, onion stores 1 in flight`);
+      const reference = await runLoad(directory, {
+        relays: 3,
+        itemBytes: 1_024,
+        concurrency: 1,
+        durationMs: REFERENCE_MS,
+        warmupMs: 300,
+      });
+      progress(
+        `round ${r + 1}/${roundCount}: ${total} sequential messages (after ${WARMUP} warm-up)`,
+      );
+      const roundE2e: number[] = [];
+      for (let i = 0; i < WARMUP + total; i++) {
+        const t0 = performance.now();
+        const id = await post(nodeA, bob, `message ${r}.${i}`);
+        const t1 = performance.now();
+        const got = await arrived(eventsB, id);
+        const ack = await sent(id);
+        if (i < WARMUP) continue;
+        roundE2e.push(got.at - t0);
+        posts.push(t1 - t0);
+        toSent.push(ack.at - t0);
+        sentToEvent.push(got.at - ack.at);
+      }
+      e2e.push(...roundE2e);
+      rounds.push({ endToEnd: span(roundE2e), reference });
     }
 
     progress(`a burst of ${burst} messages`);
@@ -153,11 +198,15 @@ export async function runMessagingPhase(options: MessagingPhaseOptions): Promise
     }
 
     const fileBytes = options.fileBytes ?? 20_000_000;
-    progress(`a file of ${fileBytes / 1e6} MB`);
-    const file = await measureFileTransfer(nodeA, eventsA, nodeB, eventsB, bob, fileBytes);
+    const files: FileTransferResult[] = [];
+    for (let f = 0; f < fileCount; f++) {
+      progress(`file ${f + 1}/${fileCount}: ${fileBytes / 1e6} MB`);
+      files.push(await measureFileTransfer(nodeA, eventsA, nodeB, eventsB, bob, fileBytes));
+    }
     return {
       nodes: count,
       messages: total,
+      rounds,
       endToEnd: span(e2e),
       post: span(posts),
       toSent: span(toSent),
@@ -167,7 +216,7 @@ export async function runMessagingPhase(options: MessagingPhaseOptions): Promise
       burstSentPerSec: round(burst / ((lastSent - b0) / 1000)),
       burstReceivedMs: round(lastIn - b0),
       burstReceivedPerSec: round(burst / ((lastIn - b0) / 1000)),
-      file,
+      files,
     };
   } finally {
     for (const log of logs) await log.close();

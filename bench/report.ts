@@ -1,11 +1,12 @@
 /**
- * The bench's table on stdout: one section per measurement, then the
- * targets and whether they were met.
+ * The bench's table on stdout: the headline figures (median [min–max] of
+ * the runs, reference, ratio, target), then one section per measurement.
  * @module
  */
 import type { CryptoRate } from "./crypto_rates.ts";
+import type { Figure, Figures } from "./figures.ts";
 import type { BenchResults } from "./results.ts";
-import { median } from "./stats.ts";
+import { median, type Spread } from "./stats.ts";
 import { renderGroupFanIn } from "./group_fanin.ts";
 
 /**
@@ -25,7 +26,18 @@ export function formatTable(header: string[], rows: string[][]): string[] {
 
 function num(value: number | undefined): string {
   if (value === undefined || !Number.isFinite(value)) return "-";
+  // Below 1, keep 3 significant digits: a ratio of 0.0129 must not print as 0.01.
+  if (value !== 0 && Math.abs(value) < 1) {
+    return value.toLocaleString("en-US", { maximumSignificantDigits: 3 });
+  }
   return value.toLocaleString("en-US", { maximumFractionDigits: value < 10 ? 2 : 1 });
+}
+
+function memoryRows(
+  m: { medianMiB: number; maxMiB: number } | undefined,
+  label: string,
+): string[][] {
+  return m ? [[`${label}, median / max`, `${num(m.medianMiB)} / ${num(m.maxMiB)} MiB`]] : [];
 }
 
 function spanCells(s: { p50Ms: number; p99Ms: number; maxMs: number }): string[] {
@@ -34,6 +46,57 @@ function spanCells(s: { p50Ms: number; p99Ms: number; maxMs: number }): string[]
 
 function pct(share: number | undefined): string {
   return share === undefined ? "-" : `${Math.round(share * 100)}%`;
+}
+
+/**
+ * A spread as "median [min–max]", with the unit after the median.
+ * @param s the spread
+ * @param unit appended to the median ("" for none)
+ */
+export function formatSpread(s: Spread, unit = ""): string {
+  if (s.runs === 0) return "-";
+  const u = unit === "" ? "" : ` ${unit}`;
+  return s.runs === 1
+    ? `${num(s.median)}${u}`
+    : `${num(s.median)}${u} [${num(s.min)}–${num(s.max)}]`;
+}
+
+function targetCells(f: Figure): string[] {
+  if (!f.target) return ["-", "-"];
+  return [f.target.text, f.target.met ? "pass" : "FAIL"];
+}
+
+/**
+ * The headline section: a row per figure and, under it, a row for its
+ * reference; then what bounds each figure.
+ * @param figures the run's figures
+ * @returns the section's lines
+ */
+export function renderHeadline(figures: Figures): string[] {
+  const list = Object.values(figures);
+  const out = [
+    'Headline: median [min–max] of n runs, each next to its reference ("vs") measured in the',
+    "same runs; ratio = figure / reference, the median [min–max] of the per-run ratios; targets",
+    "are judged on the median",
+  ];
+  out.push(
+    ...formatTable(
+      ["figure", "median [min–max]", "n", "ratio", "target", "met"],
+      list.flatMap((f) => [
+        [
+          f.name,
+          formatSpread(f.value, f.unit),
+          String(f.value.runs),
+          formatSpread(f.ratio),
+          ...targetCells(f),
+        ],
+        [`  vs ${f.reference.name}`, formatSpread(f.reference.value, f.reference.unit)],
+      ]),
+    ),
+  );
+  out.push("", "What bounds each figure:");
+  for (const f of list) out.push(`- ${f.name}: ${f.bound}`);
+  return out;
 }
 
 function cryptoRows(rates: readonly CryptoRate[]): string[][] {
@@ -71,11 +134,20 @@ export function renderReport(r: BenchResults): string[] {
       `CPU busy in the second before: ${pct(r.busyBeforeStart)}`,
   );
 
-  out.push("", `1. Storage RPC on a devnet of ${d.nodes} node processes (pow ${d.powBits} bits)`);
-  out.push('("at s": seconds after the first node was spawned; anti-entropy runs every 60 s)');
+  out.push("", ...renderHeadline(r.figures));
+
+  out.push(
+    "",
+    `1. Storage RPC, ${d.rounds.length} rounds, each on a fresh devnet of ${d.nodes} node ` +
+      `processes (pow ${d.powBits} bits)`,
+  );
+  out.push(
+    '("at s": seconds after the round\'s first node was spawned; anti-entropy runs every 60 s)',
+  );
   out.push(
     ...formatTable(
       [
+        "round",
         "run",
         "ok/s",
         "MB/s",
@@ -92,44 +164,51 @@ export function renderReport(r: BenchResults): string[] {
         "iowait",
         "at s",
       ],
-      d.loads.map((l) => [
-        l.name,
-        num(l.perSec),
-        l.method === "store" ? num(l.mbPerSec) : "-",
-        num(l.p50Ms),
-        num(l.p95Ms),
-        num(l.p99Ms),
-        String(l.failed),
-        num(l.clientCpuMsPerReq),
-        num(l.nodesCpuMsPerReq),
-        pct(l.cpuBusy),
-        pct(l.cpuIrq),
-        pct(l.cpuOthers),
-        pct(l.cpuSteal),
-        pct(l.cpuIowait),
-        `${Math.round(l.fromMs / 1000)}-${Math.round(l.toMs / 1000)}`,
-      ]),
+      d.rounds.flatMap((round, i) =>
+        round.loads.map((l) => [
+          String(i + 1),
+          l.name,
+          num(l.perSec),
+          l.method === "store" ? num(l.mbPerSec) : "-",
+          num(l.p50Ms),
+          num(l.p95Ms),
+          num(l.p99Ms),
+          String(l.failed),
+          num(l.clientCpuMsPerReq),
+          num(l.nodesCpuMsPerReq),
+          pct(l.cpuBusy),
+          pct(l.cpuIrq),
+          pct(l.cpuOthers),
+          pct(l.cpuSteal),
+          pct(l.cpuIowait),
+          `${Math.round(l.fromMs / 1000)}-${Math.round(l.toMs / 1000)}`,
+        ])
+      ),
     ),
   );
   for (const c of r.onionVsDirect) {
+    const pairs = c.onionPerSec.map((o, i) => `${num(o)}/${num(c.directPerSec[i])}`).join(", ");
     out.push(
-      `onion / direct throughput, ${c.itemBytes / 1024} KiB items: ${num(c.onionPerSec)} / ` +
-        `${num(c.directPerSec)} = ${c.ratio}`,
+      `onion / direct throughput, ${c.itemBytes / 1024} KiB items, each round: ${pairs}; ` +
+        `ratios ${c.ratios.join(", ")}; median ${c.ratio}`,
     );
   }
   const hop = r.perRelayHop;
   out.push(
-    `one relay hop adds (swarm lookups, 1 in flight): p50 ${num(hop.p50Ms)} ms, node CPU ` +
-      `${num(hop.nodesCpuMs)} ms, client CPU ${num(hop.clientCpuMs)} ms; in one process ` +
+    `one relay hop adds (round 1, swarm lookups, 1 in flight): p50 ${num(hop.p50Ms)} ms, node ` +
+      `CPU ${num(hop.nodesCpuMs)} ms, client CPU ${num(hop.clientCpuMs)} ms; in one process ` +
       `${num(hop.inProcessCpuMs)} ms CPU`,
   );
   out.push(
     `devnet idle: ${
-      pct(d.idleCpuShare)
-    } of one core per node (gossip every ${d.gossipIntervalMs} ms)`,
+      d.rounds.map((x) => pct(x.idleCpuShare)).join(", ")
+    } of one core per node, each round (gossip every ${d.gossipIntervalMs} ms)`,
   );
-  const failures = d.loads.filter((l) => l.failed > 0);
-  for (const l of failures) out.push(`failures in "${l.name}": ${JSON.stringify(l.errors)}`);
+  for (const [i, round] of d.rounds.entries()) {
+    for (const l of round.loads.filter((x) => x.failed > 0)) {
+      out.push(`failures in round ${i + 1}, "${l.name}": ${JSON.stringify(l.errors)}`);
+    }
+  }
 
   const h = r.hop;
   out.push("", `2. Per-hop cost, 16 KiB packet, ${h.ratios.length} rounds of ${h.iterations}`);
@@ -177,7 +256,10 @@ export function renderReport(r: BenchResults): string[] {
   out.push("", "3. Node process");
   out.push(
     ...formatTable(["what", "value"], [
-      [`deno eval "0", spawn to exit (median of 5)`, `${num(s.denoEvalMedianMs)} ms`],
+      [
+        `deno eval "0", spawn to exit: ${s.denoEvalMs.join(", ")} ms`,
+        `median ${num(s.denoEvalMedianMs)} ms`,
+      ],
       ["bare Deno process, idle RSS", `${num(s.denoIdleRssMiB)} MiB`],
       [
         `first start, pow ${s.firstStartPowBits} bits, to /v1/info: ${
@@ -186,22 +268,25 @@ export function renderReport(r: BenchResults): string[] {
         `median ${num(s.firstStartMedianMs)} ms`,
       ],
       [
-        `restart (saved identity) to /v1/info: ${s.restartMs.join(", ")} ms`,
+        `restart (saved identity) to /v1/info, each after the eval: ${s.restartMs.join(", ")} ms`,
         `median ${num(s.restartMedianMs)} ms`,
       ],
-      [`devnet: ${d.nodes} nodes started and converged`, `${num(d.startAndConvergeMs)} ms`],
-      [
-        `idle RSS after ${d.idleMs / 1000} s, median / max`,
-        `${num(d.idleMemory.medianMiB)} / ${num(d.idleMemory.maxMiB)} MiB`,
-      ],
-      [
-        "RSS right after the load runs, median / max",
-        `${num(d.afterLoadMemory.medianMiB)} / ${num(d.afterLoadMemory.maxMiB)} MiB`,
-      ],
-      [
-        `RSS after the load and ${d.idleMs / 1000} s idle, median / max`,
-        `${num(d.afterLoadIdleMemory.medianMiB)} / ${num(d.afterLoadIdleMemory.maxMiB)} MiB`,
-      ],
+      ...d.rounds.flatMap((x, i) => [
+        [
+          `round ${i + 1}: ${d.nodes} nodes started and converged`,
+          `${num(x.startAndConvergeMs)} ms`,
+        ],
+        [
+          `round ${i + 1}: idle RSS after ${d.idleMs / 1000} s, median / max; bare Deno`,
+          `${num(x.idleMemory.medianMiB)} / ${num(x.idleMemory.maxMiB)}; ` +
+          `${num(x.bareDenoRssMiB)} MiB`,
+        ],
+      ]),
+      ...memoryRows(d.rounds[0]?.afterLoadMemory, "round 1: RSS right after the load runs"),
+      ...memoryRows(
+        d.rounds[0]?.afterLoadIdleMemory,
+        `round 1: RSS after the load and ${d.idleMs / 1000} s idle`,
+      ),
     ]),
   );
 
@@ -219,7 +304,11 @@ export function renderReport(r: BenchResults): string[] {
   );
 
   const b = r.storeBatching;
-  out.push("", `5. MessageStore: ${b.items} puts of ${b.itemBytes} B on a libsql file (median)`);
+  out.push(
+    "",
+    `5. MessageStore: ${b.items} puts of ${b.itemBytes} B on a libsql file ` +
+      `(median of ${b.concurrent.roundsMs.length} rounds)`,
+  );
   out.push(
     ...formatTable(["how", "total ms", "items/s"], [
       [
@@ -228,16 +317,35 @@ export function renderReport(r: BenchResults): string[] {
         num(b.concurrent.itemsPerSec),
       ],
       ["one after another, each awaited", num(b.sequential.totalMs), num(b.sequential.itemsPerSec)],
+      [
+        "raw libsql insert, same rows, one transaction (the floor)",
+        num(b.raw.totalMs),
+        num(b.raw.itemsPerSec),
+      ],
     ]),
   );
-  out.push(`batching speed-up: ${b.speedup}x`);
+  out.push(
+    `batching speed-up: ${b.speedup}x; rounds, ms: at once ${b.concurrent.roundsMs.join(", ")}; ` +
+      `raw ${b.raw.roundsMs.join(", ")}`,
+  );
 
   const g = r.messaging;
   out.push(
     "",
     `6. Messaging through the owner API, a devnet of ${g.nodes} node processes, ` +
-      `${g.messages} sequential messages between contacts`,
+      `${g.rounds.length} rounds of ${g.messages} sequential messages between contacts`,
   );
+  out.push(
+    ...formatTable(
+      ["round", "POST on A to the event on B: p50 / p99 / max ms", "onion store p50 / p99 ms"],
+      g.rounds.map((x, i) => [
+        String(i + 1),
+        spanCells(x.endToEnd).join(" / "),
+        `${num(x.reference.p50Ms)} / ${num(x.reference.p99Ms)} (${x.reference.ok} stores)`,
+      ]),
+    ),
+  );
+  out.push("", `every round's ${g.messages * g.rounds.length} messages together:`);
   out.push(
     ...formatTable(["span", "p50 ms", "p99 ms", "max ms"], [
       ["POST /api/messages on A to the event on B", ...spanCells(g.endToEnd)],
@@ -250,36 +358,26 @@ export function renderReport(r: BenchResults): string[] {
     `burst of ${g.burst}: all sent in ${num(g.burstSentMs)} ms (${num(g.burstSentPerSec)}/s), ` +
       `all on B's stream in ${num(g.burstReceivedMs)} ms (${num(g.burstReceivedPerSec)}/s)`,
   );
-  const f = g.file;
+  const files = g.files;
+  const same = files.every((f) => f.identical);
   out.push(
     "",
-    `7. A file of ${num(f.bytes / 1e6)} MB from A to B through onion paths ` +
-      `(${f.identical ? "arrived byte-identical" : "ARRIVED DIFFERENT"})`,
+    `7. ${files.length} files of ${num((files[0]?.bytes ?? 0) / 1e6)} MB from A to B through ` +
+      `onion paths (${same ? "each arrived byte-identical" : "ONE ARRIVED DIFFERENT"})`,
   );
   out.push(
-    ...formatTable(["step", "ms", "MB/s"], [
-      [
-        "upload on A: POST to `uploaded` (stored in every chunk's swarm)",
-        num(f.uploadMs),
-        num(f.uploadMBps),
-      ],
-      [
-        "download on B: GET, through the network, to the last byte",
-        num(f.downloadMs),
-        num(f.downloadMBps),
-      ],
-      ["raw AES-256-GCM on this machine, same bytes, 64 KiB chunks", "", num(f.rawAeadMBps)],
-    ]),
+    ...formatTable(
+      ["file", "upload: POST to `uploaded`", "download: GET to the last byte", "raw AES-256-GCM"],
+      files.map((f, i) => [
+        String(i + 1),
+        `${num(f.uploadMs)} ms, ${num(f.uploadMBps)} MB/s`,
+        `${num(f.downloadMs)} ms, ${num(f.downloadMBps)} MB/s`,
+        `${num(f.rawAeadMBps)} MB/s`,
+      ]),
+    ),
   );
 
   out.push(...renderGroupFanIn(r.groupFanIn, formatTable, "8"));
 
-  out.push("", "Targets");
-  out.push(
-    ...formatTable(
-      ["target", "wanted", "measured", "met"],
-      r.targets.map((t) => [t.name, t.target, t.measured, t.met ? "yes" : "NO"]),
-    ),
-  );
   return out;
 }

@@ -14,7 +14,7 @@ const START_TIMEOUT_MS = 60_000;
 
 /** Result of {@link measureStartup}. */
 export interface StartupResult {
-  /** `deno eval "0"`: spawn to exit, ms, each run. */
+  /** `deno eval "0"`: spawn to exit, ms, each run (run i right before restart i). */
   denoEvalMs: number[];
   /** Median of {@link denoEvalMs}. */
   denoEvalMedianMs: number;
@@ -26,7 +26,7 @@ export interface StartupResult {
   firstStartMs: number[];
   /** Median of {@link firstStartMs}; the proof of work's time varies a lot from key to key. */
   firstStartMedianMs: number;
-  /** Later starts of the same folder (identity loaded), ms, each run. */
+  /** Later starts of the same folder (identity loaded), ms, each run (paired with {@link denoEvalMs}). */
   restartMs: number[];
   /** Median of {@link restartMs}. */
   restartMedianMs: number;
@@ -109,30 +109,60 @@ async function timeDenoEval(): Promise<number> {
   return performance.now() - start;
 }
 
-async function bareDenoRss(): Promise<number> {
+/** A bare Deno process idling in a timer: the runtime's own memory floor. */
+export interface BareDeno {
+  /** Its process ID. */
+  pid: number;
+  /** Stop it and wait for it to exit. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Spawn a Deno process that does nothing but wait. It exits by itself after
+ * `lifetimeMs`, so it cannot outlive an interrupted run by long.
+ * @param options.lifetimeMs how long it waits before it exits (default 30,000)
+ */
+export function startBareDeno(options: { lifetimeMs?: number } = {}): BareDeno {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["eval", "await new Promise((r) => setTimeout(r, 30_000))"],
+    args: ["eval", `await new Promise((r) => setTimeout(r, ${options.lifetimeMs ?? 30_000}))`],
     stdin: "null",
     stdout: "null",
     stderr: "null",
   }).spawn();
+  return {
+    pid: child.pid,
+    stop: async () => {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // Already exited.
+      }
+      await child.status;
+    },
+  };
+}
+
+async function bareDenoRss(): Promise<number> {
+  const bare = startBareDeno();
   try {
     await new Promise((r) => setTimeout(r, 1_500));
-    const rss = await rssMiB(child.pid);
+    const rss = await rssMiB(bare.pid);
     if (rss === undefined) throw new Error("Could not read the bare Deno process's memory");
     return rss;
   } finally {
-    child.kill("SIGTERM");
-    await child.status;
+    await bare.stop();
   }
 }
 
 /**
- * Measure the Deno baseline, a first start and several restarts.
+ * Measure a few first starts, then several restarts, each right after a
+ * `deno eval "0"` (its reference, measured in the same run), and the RSS of
+ * a bare Deno process.
  * @param options.tmpDir where to make the node's temporary data folder
  * @param options.firstStartPowBits proof-of-work bits (default 20, the flag's default)
  * @param options.firstStarts how many fresh folders to start (default 3)
- * @param options.restarts how many restarts of the first folder to time (default 5)
+ * @param options.restarts how many restarts of the first folder to time, each paired with a
+ *   `deno eval "0"` (default 5)
  */
 export async function measureStartup(
   options: {
@@ -143,8 +173,6 @@ export async function measureStartup(
   } = {},
 ): Promise<StartupResult> {
   const powBits = options.firstStartPowBits ?? 20;
-  const denoEvalMs: number[] = [];
-  for (let i = 0; i < 5; i++) denoEvalMs.push(round(await timeDenoEval()));
   const denoIdleRssMiB = round(await bareDenoRss());
   const dir = await Deno.makeTempDir({ prefix: "hearth-bench-start-", dir: options.tmpDir });
   try {
@@ -152,8 +180,10 @@ export async function measureStartup(
     for (let i = 0; i < (options.firstStarts ?? 3); i++) {
       firstStartMs.push(round(await timeNodeStart(`${dir}/node-${i}`, { powBits })));
     }
+    const denoEvalMs: number[] = [];
     const restartMs: number[] = [];
     for (let i = 0; i < (options.restarts ?? 5); i++) {
+      denoEvalMs.push(round(await timeDenoEval()));
       restartMs.push(round(await timeNodeStart(`${dir}/node-0`, { powBits })));
     }
     return {
