@@ -46,11 +46,24 @@ export async function measureHopCost(
   }
   const warmup = Math.min(50, iterations);
   for (let i = 0; i < warmup; i++) await peelOnce(), await baselineOnce();
-  let t = performance.now();
-  for (let i = 0; i < iterations; i++) await peelOnce();
-  const peelMs = (performance.now() - t) / iterations;
-  t = performance.now();
-  for (let i = 0; i < iterations; i++) await baselineOnce();
-  const x25519AeadMs = (performance.now() - t) / iterations;
-  return { peelMs, x25519AeadMs };
+  // Interleaved in short blocks (A B B A), so load that comes and goes on a
+  // shared machine falls on both sides alike.
+  const totals = { peel: 0, peels: 0, baseline: 0, baselines: 0 };
+  const time = async (op: () => Promise<void>, n: number): Promise<number> => {
+    const t = performance.now();
+    for (let i = 0; i < n; i++) await op();
+    return performance.now() - t;
+  };
+  while (totals.peels < iterations) {
+    const n = Math.max(1, Math.min(5, Math.ceil((iterations - totals.peels) / 2)));
+    totals.peel += await time(peelOnce, n);
+    totals.baseline += await time(baselineOnce, 2 * n);
+    totals.peel += await time(peelOnce, n);
+    totals.peels += 2 * n;
+    totals.baselines += 2 * n;
+  }
+  return {
+    peelMs: totals.peel / totals.peels,
+    x25519AeadMs: totals.baseline / totals.baselines,
+  };
 }
