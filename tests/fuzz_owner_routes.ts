@@ -1,6 +1,6 @@
 /**
  * Fuzzing the owner API of a live node process (docs/API.md): its
- * messaging, conversation, settings, profile and contact routes, with
+ * messaging, conversation, settings, profile, contact and QR routes, with
  * bodies of plausible and malformed fields. Used by tests/owner_api_test.ts.
  * @module
  */
@@ -171,12 +171,30 @@ function multipartOf(upload: { parts: UploadPart[]; cut?: number }): Uint8Array 
   return upload.cut === undefined ? whole : whole.subarray(0, Math.min(upload.cut, whole.length));
 }
 
+/** Widths and heights the fuzzer puts in a QR decode's query: valid ones and not. */
+const QR_SIDES = ["16", "32", "48", "16", "32", "064", "24", "15", "1025", "x"];
+
+/** A side of {@link QR_SIDES} as the route takes it, or undefined when it is refused. */
+function qrSide(text: string): number | undefined {
+  const n = Number(text);
+  return /^[0-9]{1,4}$/.test(text) && n >= 16 && n <= 1024 ? n : undefined;
+}
+
+/** Whether a fuzzed QR decode (by its number `n`) says its body is `application/octet-stream`. */
+function qrTyped(n: number): boolean {
+  return n % 11 !== 5;
+}
+
+/** The route of QR decoding in the fuzzer's table. */
+const QR_ROUTE = "POST /api/qr/decode?width=:qrw&height=:qrh";
+
 /** A request of the owner API fuzzer: a route, a path id and a body. */
 interface OwnerCase {
   route: string;
   id: IdPick;
   body:
     | { json: unknown }
+    | { pixels: { seed: number; cut: number } }
     | { seed: number; random: number }
     | { oversize: number }
     | { upload: { parts: UploadPart[]; cut?: number } };
@@ -320,6 +338,10 @@ export async function ownerRoutes(
       picture: avatarArb,
       admins: fieldArb(fc.array(pick(peers), { maxLength: 2 })),
     }, { requiredKeys: [] })),
+    // Pixels of exactly width × height × 4 bytes (noise: no code), or a few bytes off.
+    [QR_ROUTE]: fc.record({
+      pixels: fc.record({ seed: fc.integer(), cut: fc.constantFrom(0, 0, 0, 0, -1, 1, -4_000) }),
+    }) as unknown as fc.Arbitrary<{ json: unknown }>,
   };
   const cases: fc.Arbitrary<OwnerCase> = fc.constantFrom(...Object.keys(routeBodies)).chain((
     route,
@@ -351,7 +373,9 @@ export async function ownerRoutes(
         .replace(":peer", encodeURIComponent(peers[n % peers.length]!))
         .replace(":group", encodeURIComponent(groups[n % groups.length]!))
         .replace(":file", encodeURIComponent(file))
-        .replace(":limit", ["", "1", "50", "200", "0", "201", "-1", "x"][n % 8]!) +
+        .replace(":limit", ["", "1", "50", "200", "0", "201", "-1", "x"][n % 8]!)
+        .replace(":qrw", QR_SIDES[n % QR_SIDES.length]!)
+        .replace(":qrh", QR_SIDES[Math.floor(n / 7) % QR_SIDES.length]!) +
         (c.route === "DELETE /api/messages/:id" && scope !== "" ? `?for=${scope}` : "");
       const body = method === "GET"
         ? undefined
@@ -361,6 +385,8 @@ export async function ownerRoutes(
         ? seededBytes(c.body.seed, c.body.random)
         : "upload" in c.body
         ? multipartOf(c.body.upload)
+        : "pixels" in c.body
+        ? seededBytes(c.body.pixels.seed, Math.max(0, qrPixelBytes(path) + c.body.pixels.cut))
         : new Uint8Array(c.body.oversize + 65_536);
       const multipart = "upload" in c.body || (c.route === "POST /api/attachments" && n % 2 === 0);
       const answer = await call(`http://${node.webAddr}${path}`, {
@@ -369,6 +395,9 @@ export async function ownerRoutes(
           authorization: `Bearer ${node.ownerToken}`,
           ...(multipart
             ? { "content-type": `multipart/form-data; boundary=${UPLOAD_BOUNDARY}` }
+            : {}),
+          ...(c.route === QR_ROUTE && qrTyped(n)
+            ? { "content-type": "application/octet-stream" }
             : {}),
         },
         ...(body === undefined ? {} : { body: buf(body) }),
@@ -405,6 +434,18 @@ export async function ownerRoutes(
       ) {
         assertEquals(code, "bad_request", what);
       }
+      if (c.route === QR_ROUTE) {
+        const sides = [n % QR_SIDES.length, Math.floor(n / 7) % QR_SIDES.length]
+          .map((i) => qrSide(QR_SIDES[i]!));
+        const typed = qrTyped(n);
+        // Bad sizes and types are refused; whole noise images have no code in them.
+        if (sides.includes(undefined) || !typed) assertEquals(code, "bad_request", what);
+        else if ("pixels" in c.body && c.body.pixels.cut === 0) {
+          assertEquals(code, "not_found", what);
+        } else if ("pixels" in c.body && c.body.pixels.cut > 0) {
+          assertEquals(code, "too_large", what);
+        } else if ("pixels" in c.body) assertEquals(code, "bad_request", what);
+      }
       if (c.route === "PATCH /api/settings" && "json" in c.body) {
         const names = Object.keys(c.body.json as object);
         if (names.some((k) => k !== "readReceipts" && k !== "typingIndicators")) {
@@ -434,6 +475,14 @@ export async function ownerRoutes(
   assertEquals((await api("GET", "/api/status")).json.account, "unlocked");
   const log = await Deno.readTextFile(node.logPath);
   assert(!/^ERROR|internal|uncaught/im.test(log), `Node log has an error:\n${log}`);
+}
+
+/** The bytes of the image a QR decode path names (width × height × 4), or 4,096 when refused. */
+function qrPixelBytes(path: string): number {
+  const query = new URL(path, "http://x").searchParams;
+  const w = qrSide(query.get("width") ?? "");
+  const h = qrSide(query.get("height") ?? "");
+  return w === undefined || h === undefined ? 4_096 : w * h * 4;
 }
 
 /** Characters a fuzzed UI path is made of: the allowed ones, and the ones of traversal tricks. */

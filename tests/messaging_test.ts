@@ -68,7 +68,11 @@ Deno.test({
         return (r.json.requests as { accountId: string }[]).some((q) => q.accountId === alice);
       }, { ...wait, what: "Bob's message request" });
       const conv = await ownerApi(devnet.nodes[2]!, "GET", "/api/conversations");
-      assertEquals(conv.json.conversations, []);
+      // Only Note to Self is listed: a request is not a conversation yet.
+      assertEquals(
+        (conv.json.conversations as { kind: string }[]).map((c) => c.kind),
+        ["self"],
+      );
       assertEquals((await messages(devnet.nodes[2]!, alice)).map((m) => m.text), ["hello Bob"]);
       const accepted = await ownerApi(devnet.nodes[2]!, "POST", `/api/requests/${alice}/accept`);
       assertEquals(accepted.status, 200);

@@ -20,6 +20,8 @@ import { eventRoutes } from "./event_routes.ts";
 import { groupRoutes } from "./group_routes.ts";
 import { loginRoutes } from "./login_page.ts";
 import { messageRoutes } from "./message_routes.ts";
+import { QrDecoder } from "./qr_decoder.ts";
+import { qrRoutes } from "./qr_routes.ts";
 import { ownerAuth, type OwnerPassword, SessionStore } from "./session_auth.ts";
 import { settingsRoutes } from "./settings_routes.ts";
 import { uiRoutes } from "./ui_static.ts";
@@ -125,6 +127,7 @@ export function webApp(options: WebAppOptions): Hono {
   app.route("/", settingsRoutes({ messenger, log: log.child("settings") }));
   app.route("/", eventRoutes({ messenger, log: log.child("events") }));
   app.route("/", groupRoutes({ messenger, log: log.child("groups") }));
+  app.route("/", qrRoutes({ decoder: new QrDecoder(), log: log.child("qr") }));
 
   app.notFound((c) => c.json(new HearthError("not_found", "No such route").toJSON(), 404));
   app.onError((err, c) => {

@@ -163,6 +163,18 @@ export function watchDialogs(page: Page, label: string, seen: string[]): void {
   page.on("pageerror", (err) => console.warn(`${label} page error: ${err.message}`));
 }
 
+/** How many pixels the page is wider than its window (0: no horizontal scrollbar). */
+export async function horizontalOverflow(page: Page): Promise<number> {
+  return await page.evaluate(() => {
+    // in the page (the type checker here has no DOM types)
+    const w = globalThis as unknown as {
+      innerWidth: number;
+      document: { documentElement: { scrollWidth: number } };
+    };
+    return Math.max(0, w.document.documentElement.scrollWidth - w.innerWidth);
+  });
+}
+
 /** Print the end of each node's log (after a failure). */
 export async function logTail(nodes: NodeProcess[]): Promise<void> {
   for (const n of nodes) {

@@ -90,6 +90,9 @@ export async function createInChildProcess(
 const [dir, marker, seed] = Deno.args;
 const vault = await createWithData(dir, { marker, seed: Uint8Array.from(JSON.parse(seed)) });
 await vault.close();
+// libsql's native statements can hold the event loop open after the
+// database is closed, so leave explicitly once everything is on disk.
+Deno.exit(0);
 `,
     );
     const config = new URL("../../../deno.json", import.meta.url).pathname;

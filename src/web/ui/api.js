@@ -74,6 +74,16 @@ export async function apiForm(path, form) {
   return await r.json();
 }
 
+/** POST raw bytes (application/octet-stream); answers the parsed JSON. */
+export async function apiBytes(path, bytes) {
+  const h = headers("POST");
+  h.set("Content-Type", "application/octet-stream");
+  const r = await check(
+    await fetch(path, { method: "POST", credentials: "same-origin", headers: h, body: bytes }),
+  );
+  return await r.json();
+}
+
 /** GET bytes as a Blob. */
 export async function apiBlob(path) {
   const r = await check(await fetch(path, { credentials: "same-origin" }));

@@ -508,6 +508,9 @@ function smallButton(cls, testid, text, onclick) {
 
 function renderList() {
   if (!listEl) return;
+  // The list is drawn anew: a conversation that had the keyboard focus keeps it.
+  const focused = document.activeElement?.closest?.(".conv-list [data-conversation-id]")
+    ?.getAttribute("data-conversation-id");
   // requests
   replace(
     requestsEl,
@@ -656,6 +659,10 @@ function renderList() {
       );
     }),
   );
+  if (focused) {
+    listEl.querySelector(`[data-conversation-id="${CSS.escape(focused)}"]`)
+      ?.focus({ preventScroll: true });
+  }
 }
 hooks.renderList = renderList;
 

@@ -16,6 +16,7 @@ import {
   whileMessagingRestarts,
 } from "./app.js";
 import { makeThumbnail, openConversation } from "./chat.js";
+import { accountIdFromQr, compactAccountId, qrControls } from "./qr_scan.js";
 
 /** A modal <dialog>; Escape and the close button close it. */
 function dialog(title, ...children) {
@@ -110,14 +111,34 @@ export function openNewChat() {
     spellcheck: "false",
     placeholder: "hearth1…",
   });
+  // A pasted ID loses the spaces and line breaks copied along with it.
+  input.addEventListener("paste", (ev) => {
+    const text = ev.clipboardData?.getData("text") ?? "";
+    const id = compactAccountId(text);
+    if (id === text) return;
+    ev.preventDefault();
+    input.value = id;
+  });
   const submit = submitButton("new-chat-submit", "Start chat");
+  const qr = qrControls({
+    onText: (text) => {
+      const id = accountIdFromQr(text);
+      if (id === null) {
+        err.textContent = "This QR code does not hold a hearth Account ID.";
+        return;
+      }
+      err.textContent = "";
+      input.value = id;
+      submit.focus();
+    },
+  });
   const d = dialog(
     "New chat",
     form(
       "stack",
       err,
       async () => {
-        const id = input.value.trim();
+        const id = compactAccountId(input.value);
         if (id.toLowerCase() === S.account.accountId || id.toLowerCase() === "self") {
           d.close();
           return openConversation("self");
@@ -143,12 +164,14 @@ export function openNewChat() {
       h("p", {
         class: "muted small-text",
         text:
-          "Paste the Account ID of the person you want to write to. Your first message is a request they accept.",
+          "Paste the Account ID of the person you want to write to, or scan the QR code of it (in their Settings). Your first message is a request they accept.",
       }),
+      qr.el,
       err,
       h("div", { class: "row-buttons end" }, submit),
     ),
   );
+  d.addEventListener("close", () => qr.stop());
   input.focus();
 }
 
