@@ -61,15 +61,33 @@ function signingBytes(
   );
 }
 
+/** Options of a {@link PeerClient}. */
+export interface PeerClientOptions {
+  /** Current time, ms, for signed requests (default Date.now). */
+  clock?: () => number;
+  /**
+   * How requests go out (default the global `fetch`). The simulation
+   * passes an in-memory transport; nodes never set it.
+   */
+  fetch?: typeof fetch;
+}
+
 /** Makes requests to other nodes' relay ports. */
 export class PeerClient {
   #identity: NodeIdentity;
   #clock: () => number;
+  #fetch: typeof fetch | undefined;
   #closed = new AbortController();
 
-  constructor(identity: NodeIdentity, options: { clock?: () => number } = {}) {
+  /**
+   * Create a client that signs as `identity`.
+   * @param identity this node's keys
+   * @param options clock and transport
+   */
+  constructor(identity: NodeIdentity, options: PeerClientOptions = {}) {
     this.#identity = identity;
     this.#clock = options.clock ?? Date.now;
+    this.#fetch = options.fetch;
   }
 
   /**
@@ -97,7 +115,8 @@ export class PeerClient {
     const signal = AbortSignal.any([timeout, this.#closed.signal]);
     let res: Response;
     try {
-      res = await fetch(`http://${addr}${path}`, {
+      // The global is looked up at each request, as before, unless a transport was given.
+      res = await (this.#fetch ?? fetch)(`http://${addr}${path}`, {
         method,
         headers,
         body: options.body ? buf(body) : undefined,

@@ -13,7 +13,7 @@ import type { Logger } from "../../shared/log.ts";
 import type { NodeRecord } from "../directory/record_types.ts";
 import type { PeerClient } from "../peer_client.ts";
 import { isAcceptableExpiry, isAddressedRight } from "../store/item.ts";
-import type { MessageStore } from "../store/message_store.ts";
+import type { ReplicaStore } from "../store/message_store.ts";
 import type { SwarmView } from "../swarm/swarm_view.ts";
 import { MAX_BATCH_HEADER_BYTES, parseItemBatch } from "./item_batch.ts";
 import { MAX_FETCH_BYTES, MAX_FETCH_HASHES, MAX_SYNC_HASHES } from "./replicate_routes.ts";
@@ -22,7 +22,7 @@ import { sharedSwarmFilter } from "./swarm_filter.ts";
 /** What {@link AntiEntropy} needs. */
 export interface AntiEntropyDeps {
   /** This node's items. */
-  store: MessageStore;
+  store: ReplicaStore;
   /** This node's view of the network. */
   view: SwarmView;
   /** Makes the signed node-to-node requests. */
@@ -48,7 +48,7 @@ const PARALLEL_PEERS = 4;
 
 /** Pulls missed items from the other members of this node's swarms. */
 export class AntiEntropy {
-  #store: MessageStore;
+  #store: ReplicaStore;
   #view: SwarmView;
   #peers: PeerClient;
   #clock: () => number;

@@ -27,7 +27,7 @@ import {
   isNamespace,
   MAX_HASHES_PER_REQUEST,
 } from "../store/item.ts";
-import type { MessageStore } from "../store/message_store.ts";
+import type { ReplicaStore } from "../store/message_store.ts";
 import type { SwarmView } from "../swarm/swarm_view.ts";
 import { encodeItemBatch, parseItemBatch } from "./item_batch.ts";
 import { sharedSwarmFilter } from "./swarm_filter.ts";
@@ -49,7 +49,7 @@ export const MAX_FETCH_BYTES = 1_048_576;
 /** What the replication routes need. */
 export interface ReplicateRoutesDeps {
   /** This node's items. */
-  store: MessageStore;
+  store: ReplicaStore;
   /** This node's view of the network: who is known, and the swarms. */
   view: SwarmView;
   /** The clock, ms (default Date.now). */

@@ -64,6 +64,23 @@ export interface MessageStoreOptions {
 
 const IN_CHUNK = 400;
 
+/**
+ * What replication and anti-entropy use of a store: the methods they
+ * call, so that the network simulation can hold items in memory.
+ */
+export type ReplicaStore = Pick<
+  MessageStore,
+  | "put"
+  | "missing"
+  | "delete"
+  | "deleteHashes"
+  | "expire"
+  | "digest"
+  | "hashesIn"
+  | "deletedIn"
+  | "getByHashes"
+>;
+
 /** The relay's item store over the relay database. */
 export class MessageStore {
   /** Wakes long-poll retrieves when items arrive. */
