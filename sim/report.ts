@@ -139,7 +139,7 @@ export function formatReport(report: SimReport): string {
   }
   if (report.gossipSeries.length > 0) {
     out.push("");
-    out.push("Gossip by network size (joins, then one hour of steady state):");
+    out.push("Gossip by network size (joins, then 30 minutes of steady state, per hour):");
     for (const g of report.gossipSeries) {
       out.push(
         `  ${String(g.nodes).padStart(6)} nodes: ${mb(g.bytesPerNodePerHour)} per node per hour, ` +
