@@ -24,11 +24,19 @@ export function sha256(data: Uint8Array): Uint8Array {
  * @param label a constant naming what the hash is for, e.g. "hearth/swarm-key/v1"
  */
 export function labeledHash(label: string, ...parts: Uint8Array[]): Uint8Array {
-  const h = createHash("sha256");
+  // One buffer and one native call: each runtime call has a fixed cost
+  // that dominates the short inputs hashed most often (swarm ranking).
   const l = utf8(label);
-  h.update(lengthPrefix(l.length)).update(l);
-  for (const p of parts) h.update(lengthPrefix(p.length)).update(p);
-  return plain(h.digest());
+  let size = 4 + l.length;
+  for (const p of parts) size += 4 + p.length;
+  const all = new Uint8Array(size);
+  let at = 0;
+  for (const p of [l, ...parts]) {
+    all.set(lengthPrefix(p.length), at);
+    all.set(p, at + 4);
+    at += 4 + p.length;
+  }
+  return sha256(all);
 }
 
 function lengthPrefix(n: number): Uint8Array {
