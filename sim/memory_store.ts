@@ -196,6 +196,24 @@ export class MemoryStore implements ReplicaStore {
     return Promise.resolve(out);
   }
 
+  keyHashes(
+    after: Uint8Array | undefined,
+    limit: number,
+  ): Promise<{ key: Uint8Array; hashes: Uint8Array[] }[]> {
+    const from = after ? toHex(after) : "";
+    const byKey = new Map<string, { key: Uint8Array; hashes: Uint8Array[] }>();
+    for (const item of this.#live()) {
+      const hex = toHex(item.key);
+      if (hex <= from) continue;
+      let entry = byKey.get(hex);
+      if (!entry) byKey.set(hex, entry = { key: item.key, hashes: [] });
+      entry.hashes.push(item.hash);
+    }
+    const page = [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .slice(0, limit).map(([, entry]) => entry);
+    return Promise.resolve(page);
+  }
+
   /** Live items in hash order (cached until the items change). */
   #live(): StoredItem[] {
     const now = this.#clock();

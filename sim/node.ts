@@ -133,6 +133,7 @@ export class SimNode {
       view: this.view,
       peers: this.peers,
       clock,
+      random: deps.random.fn,
       log,
     });
   }

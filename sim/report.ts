@@ -110,14 +110,15 @@ export function formatReport(report: SimReport): string {
             c.holders.mean.toFixed(2)
           }`,
       );
-      const idle = Number.isFinite(c.idleSyncBytes)
-        ? `${c.idleSyncBytes} bytes each: ${mb(c.idleSyncBytesPerNodePerHour)} per node per hour`
-        : "(no pair of nodes without a shared swarm to measure one)";
-      const moved = `${c.storage.syncs} syncs moved ${c.storage.fetched} items`;
-      const idleCount = c.storage.idleSyncs.toExponential(2);
+      const ae = c.antiEntropy;
       out.push(
-        `${s.name}, anti-entropy: ${moved} (${mb(c.syncBytesPerNodePerHour)} per node per hour); ` +
-          `real nodes would also have run ${idleCount} syncs with nothing to move, ${idle}`,
+        `${s.name}, anti-entropy: ${ae.pushed} items handed to new swarm members ` +
+          `(${ae.pushFailures} sends failed and retried) in ${ae.handOffs} walks; ${ae.syncs} sampled ` +
+          `syncs (${ae.syncFailures} failed) fetched ${ae.fetched} items; syncs ${
+            mb(c.syncBytesPerNodePerHour)
+          } and replicate/store (stores and hand-offs) ${
+            mb(c.replicateBytesPerNodePerHour)
+          } per node per hour`,
       );
     }
   }

@@ -8,6 +8,7 @@
 import { SimNetwork } from "./network.ts";
 import type { SimNode } from "./node.ts";
 import { SimStorage, type StorageCounters } from "./storage.ts";
+import type { AntiEntropyStats } from "../src/relay/replicate/anti_entropy.ts";
 import { DEFAULT_TRANSPORT, type SimTransportOptions } from "./transport.ts";
 import {
   type BalanceResult,
@@ -142,16 +143,15 @@ export interface ChurnResult {
   storage: StorageCounters;
   /** Directory gossip during the churn phase, bytes per node per hour. */
   gossipBytesPerNodePerHour: number;
-  /** Anti-entropy traffic during the churn phase, bytes per node per hour (syncs run). */
+  /** Anti-entropy counters of every node, summed (syncs, hand-offs). */
+  antiEntropy: AntiEntropyStats;
+  /** Anti-entropy syncs (digest, hashes, fetch), bytes in + out per node per hour. */
   syncBytesPerNodePerHour: number;
-  /** Bytes of one sync with nothing to move (digest request and answer), measured. */
-  idleSyncBytes: number;
   /**
-   * The syncs with nothing to move that real nodes would also have run
-   * (every live node each round), at that size: bytes in + out per node
-   * per hour (computed from the count and the measured size, not run).
+   * `/v1/replicate/store`, bytes in + out per node per hour: the stores'
+   * fan-out and the hand-offs to new swarm members.
    */
-  idleSyncBytesPerNodePerHour: number;
+  replicateBytesPerNodePerHour: number;
   wallS: number;
 }
 
@@ -370,7 +370,6 @@ async function churnPhase(
   }
   await net.runtime.runUntil(start + churn.durationMs);
   const delta = trafficDelta(trafficTotals(net.nodes), before);
-  const idleSyncBytes = await storage.idleSyncBytes();
   const acked = storage.messages.filter((m) => m.acked);
   const found = acked.filter((m) => storage.retrievable(m, pickClient()));
   const startAcked = acked.filter((m) => m.cohort === "start");
@@ -404,11 +403,9 @@ async function churnPhase(
     },
     storage: storage.counters,
     gossipBytesPerNodePerHour: sumRoutes(delta, "bytes") / meanLive / hours,
+    antiEntropy: storage.antiEntropyStats(),
     syncBytesPerNodePerHour: syncBytes / meanLive / hours,
-    idleSyncBytes,
-    // Each idle sync is counted at both of its ends, as all traffic here.
-    idleSyncBytesPerNodePerHour: (2 * storage.counters.idleSyncs * idleSyncBytes) / meanLive /
-      hours,
+    replicateBytesPerNodePerHour: (delta["/v1/replicate/store"]?.bytes ?? 0) / meanLive / hours,
     wallS: (performance.now() - wall0) / 1000,
   };
 }

@@ -96,10 +96,20 @@ export class SwarmRanking {
    * @param directory its directory
    */
   viewOf(selfId: string, directory: Directory): SwarmView {
+    // As swarmViewOf with change notifications: a key's swarm is kept until
+    // the set of live nodes changes.
+    const cache = new Map<string, NodeRecord[]>();
+    directory.onChange(() => cache.clear());
     return {
       selfId,
+      swarmSize: SWARM_SIZE,
       liveNodes: () => directory.liveNodes(),
-      members: (key) => this.members(key, directory),
+      members: (key) => {
+        const hex = toHex(key);
+        let members = cache.get(hex);
+        if (!members) cache.set(hex, members = this.members(key, directory));
+        return members;
+      },
       isKnown: (id) => directory.isKnown(id),
       onChange: (listener) => directory.onChange(listener),
     };

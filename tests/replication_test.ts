@@ -43,6 +43,12 @@ class Net {
     for (const l of this.#listeners) l();
   }
 
+  /** The node left the directory (dead, or gone). */
+  remove(id: string): void {
+    this.records = this.records.filter((r) => r.id !== id);
+    for (const l of this.#listeners) l();
+  }
+
   view(selfId: string) {
     return swarmViewOf(selfId, () => this.records, {
       swarmSize: this.swarmSize,
@@ -199,47 +205,142 @@ Deno.test("a store is acknowledged once W of the swarm hold it, and not with few
 Deno.test("a node that was down catches up through anti-entropy", async () => {
   await withNet(3, async (nodes, net) => {
     const [a, b, c] = nodes as [TestNode, TestNode, TestNode];
-    await c.stop();
     const key = swarmKeyOf((await generateSigningKeyPair()).publicKey);
+    const held = text("held before");
+    assertEquals((await storeVia(a, key, held)).ok, true);
+    await waitFor(() => c.store.has(itemHash(key, 0, held)));
+    await c.stop();
     const many = Array.from({ length: 40 }, (_, i) => text(`missed ${i}`));
     for (const data of many) assertEquals((await storeVia(a, key, data)).ok, true);
     assert(await b.store.has(itemHash(key, 0, many[0]!)));
     assertEquals(c.running, false);
     await c.restart();
-    assertEquals((await c.store.retrieve(key, 0)).items.length, 0);
+    assertEquals((await c.store.retrieve(key, 0)).items.length, 1);
+    // It starts with items: its first round is a catch-up with every live node.
     c.antiEntropy.start({ intervalMs: 60_000, debounceMs: 10 });
-    await waitFor(async () => (await c.store.usage(key, "inbox")).items === many.length);
+    await waitFor(async () => (await c.store.usage(key, "inbox")).items === many.length + 1);
     const got = await c.store.retrieve(key, 0);
-    assertEquals(got.items.length, many.length);
+    assertEquals(got.items.length, many.length + 1);
+    await waitFor(() => Promise.resolve(c.antiEntropy.stats.syncs === 2));
     // A second round finds nothing to do.
     const again = await c.antiEntropy.syncWith(net.records.find((r) => r.id === a.id)!);
     assertEquals(again, { fetched: 0, deleted: 0 });
   });
 });
 
-Deno.test("a node that joins pulls exactly the items of the swarms it is now in", async () => {
+/** 40 keys, one item each, stored through the first member of each key's swarm. */
+async function storeSpread(nodes: TestNode[], net: Net): Promise<Uint8Array[]> {
+  const keys = await Promise.all(
+    Array.from({ length: 40 }, async () => swarmKeyOf((await generateSigningKeyPair()).publicKey)),
+  );
+  for (const [i, key] of keys.entries()) {
+    const first = net.view("").members(key)[0]!;
+    const entry = nodes.find((n) => n.id === first.id)!;
+    assertEquals((await storeVia(entry, key, text(`item ${i}`))).ok, true);
+  }
+  return keys;
+}
+
+/** Whether `node` holds the item of key `i` exactly when it is in the key's swarm. */
+async function holdsOwnSwarms(node: TestNode, net: Net, keys: Uint8Array[]): Promise<number> {
+  let mine = 0;
+  for (const [i, key] of keys.entries()) {
+    const member = net.view(node.id).members(key).some((m) => m.id === node.id);
+    if (member) mine++;
+    assertEquals(await node.store.has(itemHash(key, 0, text(`item ${i}`))), member);
+  }
+  return mine;
+}
+
+Deno.test("a node that joins pulls exactly the items of the swarms it is now in (catch-up)", async () => {
   await withNet(5, async (nodes, net) => {
-    const keys = await Promise.all(
-      Array.from(
-        { length: 40 },
-        async () => swarmKeyOf((await generateSigningKeyPair()).publicKey),
-      ),
-    );
-    for (const [i, key] of keys.entries()) {
-      const first = net.view("").members(key)[0]!;
-      const entry = nodes.find((n) => n.id === first.id)!;
-      assertEquals((await storeVia(entry, key, text(`item ${i}`))).ok, true);
-    }
+    const keys = await storeSpread(nodes, net);
     const late = await TestNode.start(net);
     nodes.push(late);
-    await late.antiEntropy.runOnce();
-    let mine = 0;
-    for (const [i, key] of keys.entries()) {
-      const member = net.view(late.id).members(key).some((m) => m.id === late.id);
-      if (member) mine++;
-      assertEquals(await late.store.has(itemHash(key, 0, text(`item ${i}`))), member);
-    }
+    await late.antiEntropy.catchUp();
+    const mine = await holdsOwnSwarms(late, net, keys);
     assert(mine > 0 && mine < keys.length, "the keys should spread over the nodes");
+  }, { swarmSize: 2 });
+});
+
+Deno.test("a joining node is handed exactly its swarms' items, each by one member", async () => {
+  await withNet(5, async (nodes, net) => {
+    const keys = await storeSpread(nodes, net);
+    // The members' last walk, before the join.
+    for (const n of nodes) assertEquals(await n.antiEntropy.handOff(), 0);
+    const late = await TestNode.start(net);
+    let pushed = 0;
+    for (const n of nodes) pushed += await n.antiEntropy.handOff();
+    const mine = await holdsOwnSwarms(late, net, keys);
+    assert(mine > 0 && mine < keys.length, "the keys should spread over the nodes");
+    // One item per key, sent by one member only.
+    assertEquals(pushed, mine);
+    assertEquals(late.antiEntropy.stats.syncs, 0);
+    // A second walk with no change sends nothing.
+    for (const n of nodes) assertEquals(await n.antiEntropy.handOff(), 0);
+    nodes.push(late);
+  }, { swarmSize: 2 });
+});
+
+Deno.test("items stored since the last walk are handed to a node that joins", async () => {
+  await withNet(5, async (nodes, net) => {
+    // The last walk saw the network but none of the items.
+    for (const n of nodes) assertEquals(await n.antiEntropy.handOff(), 0);
+    const keys = await storeSpread(nodes, net);
+    const late = await TestNode.start(net);
+    nodes.push(late);
+    let pushed = 0;
+    for (const n of nodes.slice(0, 5)) pushed += await n.antiEntropy.handOff();
+    const mine = await holdsOwnSwarms(late, net, keys);
+    assert(mine > 0, "the new node belongs to some of the swarms");
+    assertEquals(pushed, mine);
+  }, { swarmSize: 2 });
+});
+
+Deno.test("when a node leaves, its swarms' new members are handed the items", async () => {
+  await withNet(6, async (nodes, net) => {
+    const keys = await storeSpread(nodes, net);
+    for (const n of nodes) await n.antiEntropy.handOff();
+    const gone = nodes[0]!;
+    const held = keys.filter((k) => net.view("").members(k).some((m) => m.id === gone.id));
+    assert(held.length > 0, "the leaving node should be in some swarms");
+    await gone.stop();
+    net.remove(gone.id);
+    const rest = nodes.slice(1);
+    for (const n of rest) await n.antiEntropy.handOff();
+    for (const n of rest) await holdsOwnSwarms(n, net, keys);
+  }, { swarmSize: 2 });
+});
+
+Deno.test("a hand-off to a node that is down is sent again when it is back", async () => {
+  await withNet(4, async (nodes, net) => {
+    const keys = await storeSpread(nodes, net);
+    for (const n of nodes) await n.antiEntropy.handOff();
+    const late = await TestNode.start(net);
+    await late.stop(); // listed, but its port refuses
+    let failures = 0;
+    for (const n of nodes) {
+      assertEquals(await n.antiEntropy.handOff(), 0);
+      failures += n.antiEntropy.stats.pushFailures;
+    }
+    assert(failures > 0, "the sends should have failed");
+    await late.restart(); // back, on a new port
+    let pushed = 0;
+    for (const n of nodes) pushed += await n.antiEntropy.handOff();
+    const mine = await holdsOwnSwarms(late, net, keys);
+    assertEquals(pushed, mine);
+    nodes.push(late);
+  }, { swarmSize: 2 });
+});
+
+Deno.test("a periodic round syncs with a few sampled peers, not every node", async () => {
+  await withNet(7, async (nodes, net) => {
+    await storeSpread(nodes, net);
+    const [a] = nodes as [TestNode];
+    await a.antiEntropy.runOnce();
+    const syncs = a.antiEntropy.stats.syncs;
+    assert(syncs >= 1 && syncs <= 4, `${syncs} syncs in one round`);
+    assertEquals(a.antiEntropy.stats.syncFailures, 0);
   }, { swarmSize: 2 });
 });
 

@@ -1,21 +1,35 @@
 /**
- * Anti-entropy (PROTOCOL §6): pull from peers what this node missed while
- * it was down or before it joined, by comparing per-prefix digests of the
- * items both nodes should hold, then listing and fetching the differences.
+ * Anti-entropy (PROTOCOL §6). Three parts, each bounded:
+ *
+ * - **Hand-off.** When the set of live nodes changes, this node walks the
+ *   keys it holds and compares each key's swarm with the one it saw last
+ *   time. For a swarm that gained members, the best-ranked earlier member
+ *   that is still live (one node, so items are not sent several times)
+ *   sends the key's items to the newcomers over `/v1/replicate/store`.
+ *   Failed sends are retried at the next rounds.
+ * - **Sampled sync.** Every round it pulls, by comparing per-prefix
+ *   digests, from a few peers it shares swarms with and one random live
+ *   node: the safety net for stores a member missed. Its cost per round
+ *   does not grow with the network.
+ * - **Catch-up.** A node that starts with items (a restart) pulls once from
+ *   every live node what it missed while it was down. A new, empty node
+ *   is sent its items by the hand-off instead.
+ *
  * Tombstones learnt on the way delete items the owner deleted meanwhile.
- * Every loop is bounded.
  * @module
  */
 import { bytesEqual, toHex, utf8 } from "../../shared/crypto/bytes.ts";
 import { arr, asObject, hexField, int } from "../../shared/codec/fields.ts";
+import { MAX_REPLICATION_BODY_BYTES } from "../../shared/codec/limits.ts";
 import { HearthError } from "../../shared/errors.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { NodeRecord } from "../directory/record_types.ts";
 import type { PeerClient } from "../peer_client.ts";
 import { isAcceptableExpiry, isAddressedRight } from "../store/item.ts";
 import type { ReplicaStore } from "../store/message_store.ts";
+import { swarmFor } from "../swarm/swarm_map.ts";
 import type { SwarmView } from "../swarm/swarm_view.ts";
-import { MAX_BATCH_HEADER_BYTES, parseItemBatch } from "./item_batch.ts";
+import { encodeItemBatch, MAX_BATCH_HEADER_BYTES, parseItemBatch } from "./item_batch.ts";
 import { MAX_FETCH_BYTES, MAX_FETCH_HASHES, MAX_SYNC_HASHES } from "./replicate_routes.ts";
 import { sharedSwarmFilter } from "./swarm_filter.ts";
 
@@ -29,6 +43,8 @@ export interface AntiEntropyDeps {
   peers: PeerClient;
   /** The clock, ms (default Date.now). */
   clock?: () => number;
+  /** Random numbers in [0, 1), for sampling peers and jitter (default Math.random). */
+  random?: () => number;
   /** Logger (events and counts only). */
   log: Logger;
   /** Time limit of one sync request (default 10 s). */
@@ -43,35 +59,96 @@ export interface SyncResult {
   deleted: number;
 }
 
+/** Counters since start (counts only). */
+export interface AntiEntropyStats {
+  /** Syncs run (sampled, catch-up, or asked for). */
+  syncs: number;
+  /** Syncs that failed. */
+  syncFailures: number;
+  /** Items fetched by syncs. */
+  fetched: number;
+  /** Items deleted by tombstones learnt in syncs. */
+  deleted: number;
+  /** Hand-off walks over the held keys. */
+  handOffs: number;
+  /** Items sent to new swarm members. */
+  pushed: number;
+  /** Hand-off sends that failed (retried later, up to 3 times). */
+  pushFailures: number;
+}
+
+/** Counters all at zero. */
+export function zeroStats(): AntiEntropyStats {
+  return {
+    syncs: 0,
+    syncFailures: 0,
+    fetched: 0,
+    deleted: 0,
+    handOffs: 0,
+    pushed: 0,
+    pushFailures: 0,
+  };
+}
+
 const MAX_HASH_PAGES = 64;
 const PARALLEL_PEERS = 4;
+/** Peers sharing a swarm with this node that each round syncs with. */
+export const SAMPLED_NEIGHBOURS = 3;
+/** Random live nodes each round syncs with besides (the last-resort repair). */
+export const SAMPLED_STRANGERS = 1;
+/** Keys read per page of the hand-off walk. */
+const KEY_PAGE = 1_000;
+/** Most keys whose swarm is remembered between walks (about 100 bytes each). */
+const MAX_TRACKED_KEYS = 200_000;
+/** Most item hashes waiting to be handed off. */
+const MAX_PENDING_PUSHES = 100_000;
+/** Sends of a hand-off to one peer before it is given up. */
+const PUSH_ATTEMPTS = 3;
+/** Data bytes of one hand-off batch: the body limit less room for the header. */
+const PUSH_DATA_BYTES = MAX_REPLICATION_BODY_BYTES - 65_536;
+/** Items in one hand-off batch (keeps the header far below its room). */
+const PUSH_ITEMS = 256;
 
-/** Pulls missed items from the other members of this node's swarms. */
+/** Pulls missed items from swarm peers and hands items to new swarm members. */
 export class AntiEntropy {
+  readonly stats: AntiEntropyStats = zeroStats();
   #store: ReplicaStore;
   #view: SwarmView;
   #peers: PeerClient;
   #clock: () => number;
+  #random: () => number;
   #log: Logger;
   #timeoutMs: number;
   #stopped = false;
   #running: Promise<void> | undefined;
   #again = false;
+  #begun = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #due = Infinity;
+  #intervalAt = 0;
   #intervalMs = 60_000;
   #debounceMs = 1_000;
   #unsubscribe: (() => void) | undefined;
+  /** Each held key's swarm (member IDs, best first) at the last walk. */
+  #swarms = new Map<string, string[]>();
+  /** The live nodes at the last walk. */
+  #lastLive: NodeRecord[] = [];
+  /** Nodes sharing a swarm with this node, at the last walk. */
+  #neighbours: string[] = [];
+  /** Hand-offs waiting: by peer ID, the item hashes (by hex) and failed sends. */
+  #pushes = new Map<string, { hashes: Map<string, Uint8Array>; failures: number }>();
+  #pendingPushes = 0;
 
   /**
    * Create an idle anti-entropy task; `start` runs it.
-   * @param deps store, view, peer client, clock, logger
+   * @param deps store, view, peer client, clock, random, logger
    */
   constructor(deps: AntiEntropyDeps) {
     this.#store = deps.store;
     this.#view = deps.view;
     this.#peers = deps.peers;
     this.#clock = deps.clock ?? Date.now;
+    this.#random = deps.random ?? Math.random;
     this.#log = deps.log;
     this.#timeoutMs = deps.timeoutMs ?? 10_000;
   }
@@ -113,35 +190,62 @@ export class AntiEntropy {
     return result;
   }
 
-  /** Sync once with every other live node, a few at a time. */
+  /**
+   * One periodic round: the hand-off (new swarm members, and sends left
+   * from earlier rounds), then syncs with {@link SAMPLED_NEIGHBOURS} peers
+   * this node shares swarms with and {@link SAMPLED_STRANGERS} random live
+   * node.
+   */
   async runOnce(): Promise<void> {
+    await this.handOff();
+    await this.#syncAll(this.#sample(), "sync.round");
+  }
+
+  /** Sync once with every other live node, a few at a time (after a restart). */
+  async catchUp(): Promise<void> {
     const peers = this.#view.liveNodes().filter((n) => n.id !== this.#view.selfId);
-    let next = 0;
-    let fetched = 0;
-    let deleted = 0;
-    let failed = 0;
-    const worker = async () => {
-      while (next < peers.length && !this.#stopped) {
-        const peer = peers[next++]!;
-        try {
-          const r = await this.syncWith(peer);
-          fetched += r.fetched;
-          deleted += r.deleted;
-        } catch (err) {
-          failed++;
-          this.#log.debug("sync.peer-failed", { known: err instanceof HearthError });
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(PARALLEL_PEERS, peers.length) }, worker));
-    const fields = { peers: peers.length, fetched, deleted, failed };
-    if (fetched > 0 || deleted > 0) this.#log.info("sync.round", fields);
-    else this.#log.debug("sync.round", fields);
+    await this.#syncAll(peers, "sync.catch-up");
   }
 
   /**
-   * Sync now, then every `intervalMs`, and shortly after the set of live
-   * nodes changes.
+   * Walk the held keys; where a key's swarm gained members since the last
+   * walk and this node is its best-ranked earlier member still live, send
+   * the key's items to the new members. Also retries earlier sends.
+   * @returns items sent by this call
+   */
+  async handOff(): Promise<number> {
+    this.stats.handOffs++;
+    const self = this.#view.selfId;
+    const live = new Map(this.#view.liveNodes().map((n) => [n.id, n]));
+    const swarms = new Map<string, string[]>();
+    const neighbours = new Set<string>();
+    let after: Uint8Array | undefined;
+    // Each page moves `after` forward, so the walk ends.
+    while (!this.#stopped) {
+      const page = await this.#store.keyHashes(after, KEY_PAGE);
+      for (const { key, hashes } of page) {
+        const hex = toHex(key);
+        const ids = this.#view.members(key).map((m) => m.id);
+        if (ids.includes(self)) { for (const id of ids) if (id !== self) neighbours.add(id); }
+        if (swarms.size < MAX_TRACKED_KEYS) swarms.set(hex, ids);
+        // A key stored since the last walk: its swarm over the nodes live then.
+        const before = this.#swarms.get(hex) ?? this.#swarmAtLastWalk(key);
+        if (!before || before.find((id) => live.has(id)) !== self) continue;
+        for (const id of ids) if (!before.includes(id)) this.#queuePush(id, hashes);
+      }
+      if (page.length < KEY_PAGE) break;
+      after = page.at(-1)!.key;
+    }
+    this.#swarms = swarms;
+    this.#lastLive = [...live.values()];
+    this.#neighbours = [...neighbours];
+    return await this.#flushPushes(live);
+  }
+
+  /**
+   * Run now, then every `intervalMs`, with a hand-off shortly after the set
+   * of live nodes changes. The first round is a catch-up when the store
+   * already holds items.
    * @param options.intervalMs period between rounds (e.g. 60 s)
    * @param options.debounceMs delay after a directory change (default 1 s)
    */
@@ -162,6 +266,16 @@ export class AntiEntropy {
     await this.#running;
   }
 
+  /**
+   * The first round: a catch-up when the store holds items (this node was
+   * down, and stores went on without it), else a periodic round.
+   */
+  async firstRound(): Promise<void> {
+    if ((await this.#store.keyHashes(undefined, 1)).length === 0) return await this.runOnce();
+    await this.catchUp();
+    await this.handOff();
+  }
+
   #schedule(delayMs: number): void {
     if (this.#stopped) return;
     if (this.#running) {
@@ -179,21 +293,169 @@ export class AntiEntropy {
     this.#timer = undefined;
     this.#due = Infinity;
     if (this.#stopped) return;
-    this.#running = this.runOnce()
-      .catch(() => this.#log.warn("sync.round-failed"))
+    const now = this.#clockNow();
+    const first = !this.#begun;
+    const periodic = first || now >= this.#intervalAt;
+    this.#begun = true;
+    // ±20% jitter, so the nodes of a network do not all sync at once.
+    if (periodic) this.#intervalAt = now + this.#intervalMs * (0.8 + 0.4 * this.#random());
+    const work = first ? this.firstRound() : periodic ? this.runOnce() : this.handOff();
+    this.#running = work
+      .then(() => {}, () => this.#log.warn("sync.round-failed"))
       .finally(() => {
         this.#running = undefined;
         const again = this.#again;
         this.#again = false;
-        // ±20% jitter, so the nodes of a network do not all sync at once.
         this.#schedule(
-          again ? this.#debounceMs : Math.round(this.#intervalMs * (0.8 + 0.4 * Math.random())),
+          again ? this.#debounceMs : Math.max(0, Math.round(this.#intervalAt - this.#clockNow())),
         );
       });
   }
 
   #clockNow(): number {
     return performance.now();
+  }
+
+  /** Sync with each of `peers`, a few at a time; log the counts. */
+  async #syncAll(peers: NodeRecord[], event: string): Promise<void> {
+    let fetched = 0;
+    let deleted = 0;
+    let failed = 0;
+    await this.#parallel(peers, async (peer) => {
+      this.stats.syncs++;
+      try {
+        const r = await this.syncWith(peer);
+        fetched += r.fetched;
+        deleted += r.deleted;
+      } catch (err) {
+        failed++;
+        this.#log.debug("sync.peer-failed", { known: err instanceof HearthError });
+      }
+    });
+    this.stats.fetched += fetched;
+    this.stats.deleted += deleted;
+    this.stats.syncFailures += failed;
+    const fields = { peers: peers.length, fetched, deleted, failed };
+    if (fetched > 0 || deleted > 0) this.#log.info(event, fields);
+    else this.#log.debug(event, fields);
+  }
+
+  /** Run `fn` on each of `list`, {@link PARALLEL_PEERS} at a time, until stopped. */
+  async #parallel<T>(list: readonly T[], fn: (x: T) => Promise<void>): Promise<void> {
+    let next = 0;
+    const worker = async () => {
+      while (next < list.length && !this.#stopped) await fn(list[next++]!);
+    };
+    await Promise.all(Array.from({ length: Math.min(PARALLEL_PEERS, list.length) }, worker));
+  }
+
+  /** The peers of a periodic round: a few neighbours and a random live node. */
+  #sample(): NodeRecord[] {
+    const self = this.#view.selfId;
+    const live = this.#view.liveNodes();
+    const byId = new Map(live.map((n) => [n.id, n]));
+    const neighbours = this.#neighbours.filter((id) => byId.has(id));
+    const picked = new Map<string, NodeRecord>();
+    for (let i = 0; i < neighbours.length && picked.size < SAMPLED_NEIGHBOURS; i++) {
+      const j = i + Math.floor(this.#random() * (neighbours.length - i));
+      [neighbours[i], neighbours[j]] = [neighbours[j]!, neighbours[i]!];
+      picked.set(neighbours[i]!, byId.get(neighbours[i]!)!);
+    }
+    // A few tries: the random node must be neither this node nor a pick.
+    let strangers = 0;
+    for (let tries = 0; tries < 8 && strangers < SAMPLED_STRANGERS && live.length > 0; tries++) {
+      const node = live[Math.floor(this.#random() * live.length)]!;
+      if (node.id === self || picked.has(node.id)) continue;
+      picked.set(node.id, node);
+      strangers++;
+    }
+    return [...picked.values()];
+  }
+
+  #swarmAtLastWalk(key: Uint8Array): string[] | undefined {
+    if (this.#lastLive.length === 0) return undefined;
+    return swarmFor(key, this.#lastLive, this.#view.swarmSize).map((n) => n.id);
+  }
+
+  #queuePush(peerId: string, hashes: readonly Uint8Array[]): void {
+    if (peerId === this.#view.selfId) return;
+    let entry = this.#pushes.get(peerId);
+    if (!entry) this.#pushes.set(peerId, entry = { hashes: new Map(), failures: 0 });
+    for (const hash of hashes) {
+      if (this.#pendingPushes >= MAX_PENDING_PUSHES) return;
+      const hex = toHex(hash);
+      if (entry.hashes.has(hex)) continue;
+      entry.hashes.set(hex, hash);
+      this.#pendingPushes++;
+    }
+  }
+
+  /** Send the waiting hand-offs; keep failed ones for a later round. */
+  async #flushPushes(live: Map<string, NodeRecord>): Promise<number> {
+    let pushed = 0;
+    const peers = [...this.#pushes.keys()];
+    await this.#parallel(peers, async (id) => {
+      const entry = this.#pushes.get(id)!;
+      const peer = live.get(id);
+      try {
+        if (peer) pushed += await this.#push(peer, entry.hashes);
+        this.#drop(id);
+      } catch (err) {
+        this.stats.pushFailures++;
+        this.#log.debug("sync.hand-off-failed", { known: err instanceof HearthError });
+        if (++entry.failures >= PUSH_ATTEMPTS) this.#drop(id);
+      }
+    });
+    this.stats.pushed += pushed;
+    if (pushed > 0) this.#log.info("sync.hand-off", { peers: peers.length, items: pushed });
+    return pushed;
+  }
+
+  #drop(peerId: string): void {
+    const entry = this.#pushes.get(peerId);
+    if (!entry) return;
+    this.#pendingPushes -= entry.hashes.size;
+    this.#pushes.delete(peerId);
+  }
+
+  /**
+   * Send the live items among `hashes` to a peer, in batches; each batch
+   * sent is removed from `hashes`.
+   * @throws {HearthError} when the peer refuses or cannot be reached
+   */
+  async #push(peer: NodeRecord, hashes: Map<string, Uint8Array>): Promise<number> {
+    let sent = 0;
+    // Each batch removes at least one hash, or the loop ends: bounded.
+    while (hashes.size > 0 && !this.#stopped) {
+      const wanted = [...hashes.values()].slice(0, PUSH_ITEMS);
+      const items = await this.#store.getByHashes(wanted, { maxBytes: PUSH_DATA_BYTES });
+      if (items.length === 0) {
+        // Gone meanwhile (expired or deleted): nothing to send for these.
+        for (const hash of wanted) this.#forget(hashes, toHex(hash));
+        continue;
+      }
+      const res = await this.#peers.request(peer.addr, "/v1/replicate/store", {
+        body: encodeItemBatch(items),
+        contentType: "application/octet-stream",
+        signedFor: peer.id,
+        timeoutMs: this.#timeoutMs,
+      });
+      if (res.status !== 200) throw new HearthError("hop_failed", "Peer refused a hand-off");
+      // Items come back in the order asked: the hashes up to the last one
+      // returned were either sent or are gone.
+      const last = toHex(items.at(-1)!.hash);
+      for (const hash of wanted) {
+        const hex = toHex(hash);
+        this.#forget(hashes, hex);
+        if (hex === last) break;
+      }
+      sent += items.length;
+    }
+    return sent;
+  }
+
+  #forget(hashes: Map<string, Uint8Array>, hex: string): void {
+    if (hashes.delete(hex)) this.#pendingPushes--;
   }
 
   async #fetch(peer: NodeRecord, hashes: Uint8Array[]): Promise<number> {

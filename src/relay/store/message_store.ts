@@ -79,6 +79,7 @@ export type ReplicaStore = Pick<
   | "hashesIn"
   | "deletedIn"
   | "getByHashes"
+  | "keyHashes"
 >;
 
 /** The relay's item store over the relay database. */
@@ -400,6 +401,30 @@ export class MessageStore {
       .where(sql<boolean>`${classOf} = ${cls}`)
       .executeTakeFirst();
     return { items: Number(row?.n ?? 0), bytes: Number(row?.bytes ?? 0) };
+  }
+
+  /**
+   * A page of the distinct swarm keys of live items, ascending, each with
+   * the hashes of its live items: what the hand-off to new swarm members
+   * walks (PROTOCOL §6).
+   * @param after the last key of the previous page, or undefined for the first
+   * @param limit most keys in the page
+   */
+  async keyHashes(
+    after: Uint8Array | undefined,
+    limit: number,
+  ): Promise<{ key: Uint8Array; hashes: Uint8Array[] }[]> {
+    const now = this.#clock();
+    let q = this.#db.selectFrom("items").select("key").distinct().where("expiry", ">", now);
+    if (after) q = q.where("key", ">", after);
+    const keys = (await q.orderBy("key").limit(limit).execute()).map((r) => bytesOf(r.key));
+    const byKey = new Map(keys.map((key) => [toHex(key), { key, hashes: [] as Uint8Array[] }]));
+    for (const part of chunks(keys, IN_CHUNK)) {
+      const rows = await this.#db.selectFrom("items").select(["key", "hash"])
+        .where("key", "in", part).where("expiry", ">", now).orderBy("hash").execute();
+      for (const row of rows) byKey.get(toHex(bytesOf(row.key)))?.hashes.push(bytesOf(row.hash));
+    }
+    return [...byKey.values()];
   }
 
   /** Digest the live items that pass `filter`, bucketed by hash prefix (PROTOCOL §6). */

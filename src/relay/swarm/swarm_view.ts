@@ -6,12 +6,15 @@
  */
 import type { NodeRecord } from "../directory/record_types.ts";
 import { toHex } from "../../shared/crypto/bytes.ts";
+import { SWARM_SIZE } from "../../shared/codec/limits.ts";
 import { swarmFor } from "./swarm_map.ts";
 
 /** A read-only view of the live network from this node. */
 export interface SwarmView {
   /** This node's ID (hex). */
   readonly selfId: string;
+  /** R, the swarm size when the network is large enough. */
+  readonly swarmSize: number;
   /** The live nodes this node knows that are in swarms (itself included when reachable). */
   liveNodes(): NodeRecord[];
   /** The swarm of a 32-byte key, best-ranked first. */
@@ -34,11 +37,13 @@ export function swarmViewOf(
   options: { swarmSize?: number; subscribe?: (listener: () => void) => () => void } = {},
 ): SwarmView {
   const subscribe = options.subscribe;
+  const swarmSize = options.swarmSize ?? SWARM_SIZE;
   if (!subscribe) {
     return {
       selfId,
+      swarmSize,
       liveNodes: nodes,
-      members: (key) => swarmFor(key, nodes(), options.swarmSize),
+      members: (key) => swarmFor(key, nodes(), swarmSize),
       isKnown: (id) => nodes().some((n) => n.id === id),
       onChange: () => () => {},
     };
@@ -49,12 +54,13 @@ export function swarmViewOf(
   subscribe(() => cache.clear());
   return {
     selfId,
+    swarmSize,
     liveNodes: nodes,
     members: (key) => {
       const hex = toHex(key);
       let members = cache.get(hex);
       if (!members) {
-        members = swarmFor(key, nodes(), options.swarmSize);
+        members = swarmFor(key, nodes(), swarmSize);
         if (cache.size >= MAX_CACHED_SWARMS) cache.clear();
         cache.set(hex, members);
       }

@@ -39,7 +39,7 @@ const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"
 /** Encode bytes as lowercase hex. */
 export function toHex(bytes: Uint8Array): string {
   let s = "";
-  for (const b of bytes) s += HEX[b];
+  for (let i = 0; i < bytes.length; i++) s += HEX[bytes[i]!];
   return s;
 }
 
