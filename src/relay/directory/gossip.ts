@@ -7,11 +7,19 @@
  *
  * Each pull asks only for the records that arrived at the partner since
  * the last pull from it (a cursor), so a round costs what changed, not the
- * whole directory. Partners are kept between rounds for their cursors, and
- * one is swapped for a random peer at about every fourth re-signing (every
- * 2 hours) so that the pull graph keeps mixing; a new partner's first pull
+ * whole directory. Partners ({@link GossipPartners}) are kept between
+ * rounds for their cursors, and one is swapped for a random peer at about
+ * every fourth re-signing (every 2 hours) and each time the directory has
+ * doubled, so that the pull graph keeps mixing; a new partner's first pull
  * is the whole directory, so swapping more often would cost more than the
  * changes themselves on a large network.
+ *
+ * An announcement only helps if the peers that took it are pulled from, so
+ * a reachable node checks where its record went, a bounded number of times
+ * per record: when no seed accepted it (seeds are pulled from by the
+ * oldest nodes), it announces to the seeds again with a doubling backoff;
+ * and when no pull has brought its own current record back after a few
+ * rounds, it announces to 3 other random peers.
  * @module
  */
 import {
@@ -24,6 +32,7 @@ import type { Logger } from "../../shared/log.ts";
 import type { PeerClient } from "../peer_client.ts";
 import { type Directory, MAX_CURSOR_LENGTH } from "./directory.ts";
 import { DIAL_BACK_TIMEOUT_MS, infoMatches, MAX_INFO_BYTES } from "./directory_routes.ts";
+import { GossipPartners, pickRandom } from "./gossip_partners.ts";
 import { isValidAddr, RECORD_RESIGN_MS, signRecord } from "./record.ts";
 import type { NodeIdentity, NodeRecord } from "./record_types.ts";
 
@@ -36,12 +45,21 @@ const PULL_TIMEOUT_MS = 5_000;
 const ANNOUNCE_TIMEOUT_MS = DIAL_BACK_TIMEOUT_MS + 2_000;
 /** Random peers announced to, besides the seeds. */
 const ANNOUNCE_PEERS = 3;
-/** Gossip partners kept; each round pulls from the next one. */
-export const GOSSIP_PARTNERS = 3;
-/** Pulls in a row a partner may fail before it is replaced. */
-const PARTNER_FAILURES = 3;
 /** Chance, at each re-signing, that one partner is swapped for a random peer. */
 const PARTNER_SWAP_CHANCE = 0.25;
+/**
+ * Announcements to the seeds again after none accepted the record: in the
+ * next round, then 2, 4, 8, 16 and 32 rounds after the previous one (63
+ * rounds, about 10 minutes at the default interval).
+ */
+export const SEED_ANNOUNCE_RETRIES = 6;
+/**
+ * Rounds after which a reachable node whose current record has not come
+ * back in any pull announces it to 3 other random peers…
+ */
+export const UNSEEN_ROUNDS = 12;
+/** …at most this many times per record. */
+export const UNSEEN_RETRIES = 2;
 /** Most pages read in one pull (enough for a full directory). */
 const MAX_PAGES = Math.ceil(MAX_KNOWN_NODES / MAX_DIRECTORY_RECORDS);
 
@@ -71,6 +89,9 @@ export interface GossipDeps {
   random?: () => number;
 }
 
+/** What an announcement to one node came to. */
+type AnnounceAnswer = "accepted" | "refused" | "failed";
+
 /** What a node knows of its own place in the network. */
 export interface GossipStatus {
   /** Whether a peer accepted this node's announcement (else client-only). */
@@ -94,16 +115,22 @@ export class Gossip {
   #running: Promise<void> | undefined;
   #stopped = true;
   #extraSeeds: string[] = [];
-  /** Partner node IDs, pulled from in turn. */
-  #partners: string[] = [];
-  /** Failed pulls in a row, by partner ID. */
-  #partnerFailures = new Map<string, number>();
-  #nextPartner = 0;
+  #partners: GossipPartners;
   /** Cursor of the last page read, by address (partners and seeds only). */
   #cursors = new Map<string, string>();
   /** While client-only: when to announce again, and the current backoff. */
   #nextAnnounceAt = 0;
   #announceBackoffMs = 0;
+  /** Announcements to the seeds left for the current record (0: none due). */
+  #seedRetriesLeft = 0;
+  /** Rounds until the next one, and the current gap between them. */
+  #seedRetryIn = 0;
+  #seedRetryGap = 0;
+  /** Whether a pull has returned the current record (it is spreading). */
+  #recordSeen = false;
+  /** Rounds without that since the last announcement, and tries left. */
+  #unseenRounds = 0;
+  #unseenRetriesLeft = 0;
 
   /**
    * Create the gossip of a node; nothing happens until bootstrap or start.
@@ -118,6 +145,10 @@ export class Gossip {
     this.#deps = deps;
     this.#clock = deps.clock ?? Date.now;
     this.#random = deps.random ?? Math.random;
+    this.#partners = new GossipPartners(deps.directory, {
+      random: this.#random,
+      seeds: () => this.#seeds(),
+    });
   }
 
   /** This node's reachability, directory size and gossip health. */
@@ -147,7 +178,7 @@ export class Gossip {
     const targets = this.#seeds();
     const pulls = await Promise.all(targets.map((seed) => this.#pull(seed)));
     if (targets.length > 0) this.#lastGossipOk = pulls.some((ok) => ok);
-    await this.#announce(targets);
+    await this.#announce(true);
     this.#deps.log.info("gossip.bootstrapped", {
       reachable: this.#reachable,
       directorySize: this.#deps.directory.size(),
@@ -176,11 +207,12 @@ export class Gossip {
       await this.bootstrap();
       return;
     }
-    const partner = this.#nextSource();
-    const source = partner?.addr ?? this.#pick(this.#seeds(), 1)[0];
+    const partner = this.#partners.next();
+    this.#pruneCursors();
+    const source = partner?.addr ?? pickRandom(this.#seeds(), 1, this.#random)[0];
     if (source !== undefined) {
       this.#lastGossipOk = await this.#pull(source);
-      if (partner) this.#countPull(partner.id, this.#lastGossipOk);
+      if (partner) this.#partners.countPull(partner.id, this.#lastGossipOk);
     }
     await Promise.all(
       this.#deps.directory.samplePeers(this.#deps.probeCount ?? 3, this.#random)
@@ -190,14 +222,21 @@ export class Gossip {
     const resignMs = this.#deps.resignIntervalMs ?? RECORD_RESIGN_MS;
     if (now - this.#signedAt >= resignMs) {
       // Now and then swap a partner for a random peer, so the pull graph keeps mixing.
-      const swapped = this.#random() < PARTNER_SWAP_CHANCE
-        ? this.#pick(this.#partners, 1)[0]
-        : undefined;
-      if (swapped !== undefined) this.#dropPartner(swapped);
+      if (this.#random() < PARTNER_SWAP_CHANCE) this.#partners.dropRandom();
       await this.#sign();
-      await this.#announce(this.#reachable ? [] : this.#seeds());
+      await this.#announce(!this.#reachable);
     } else if (!this.#reachable && now >= this.#nextAnnounceAt) {
-      await this.#announce(this.#seeds());
+      await this.#announce(true);
+    } else if (this.#seedRetriesLeft > 0 && --this.#seedRetryIn <= 0) {
+      await this.#announceToSeeds();
+    } else if (
+      this.#reachable && !this.#recordSeen && this.#unseenRetriesLeft > 0 &&
+      ++this.#unseenRounds >= UNSEEN_ROUNDS
+    ) {
+      // The peers that took it may be ones nobody pulls from: try others.
+      this.#unseenRounds = 0;
+      this.#unseenRetriesLeft--;
+      await this.#announce(false);
     }
   }
 
@@ -221,29 +260,29 @@ export class Gossip {
     const now = this.#clock();
     this.#record = await signRecord(this.#deps.identity, { addr: this.#deps.publicAddr, ts: now });
     this.#signedAt = now;
+    this.#seedRetriesLeft = 0;
+    this.#recordSeen = false;
+    this.#unseenRounds = 0;
+    this.#unseenRetriesLeft = UNSEEN_RETRIES;
     this.#deps.directory.setSelf(this.#record, { reachable: this.#reachable });
   }
 
-  /** Announce to `extra` addresses and a few random peers; update reachability. */
-  async #announce(extra: string[]): Promise<void> {
+  /**
+   * Announce to a few random peers, and to the seeds when `toSeeds`;
+   * update reachability, and schedule announcing to the seeds again when
+   * none of them accepted.
+   */
+  async #announce(toSeeds: boolean): Promise<void> {
     const record = this.#record!;
-    const targets = new Set(extra);
+    const seeds = toSeeds ? this.#seeds() : [];
+    const targets = new Set(seeds);
     for (const peer of this.#deps.directory.samplePeers(ANNOUNCE_PEERS, this.#random)) {
       targets.add(peer.addr);
     }
     targets.delete(this.#deps.publicAddr);
     if (targets.size === 0) return;
-    const answers = await Promise.all([...targets].map(async (addr) => {
-      try {
-        const res = await this.#deps.peers.json(addr, "/v1/announce", record, {
-          timeoutMs: ANNOUNCE_TIMEOUT_MS,
-          maxResponseBytes: MAX_RECORD_BYTES,
-        });
-        return (res as { accepted?: unknown } | null)?.accepted === true ? "accepted" : "failed";
-      } catch (err) {
-        return err instanceof HearthError && err.code === "unreachable" ? "refused" : "failed";
-      }
-    }));
+    const addrs = [...targets];
+    const answers = await Promise.all(addrs.map((addr) => this.#post(addr, record)));
     // Only an explicit refusal makes a reachable node client-only; a peer
     // that is down says nothing about this node's address.
     const reachable = answers.includes("accepted") ||
@@ -261,49 +300,46 @@ export class Gossip {
       ? 0
       : Math.min(cap, Math.max(interval, this.#announceBackoffMs * 2));
     this.#nextAnnounceAt = this.#clock() + this.#announceBackoffMs;
+    if (seeds.length === 0 || this.#record !== record) return;
+    // A reachable node whose record no seed took (lost requests or answers,
+    // or a lost dial-back) announces to the seeds again in later rounds.
+    const seedAccepted = addrs.some((addr, i) => answers[i] === "accepted" && seeds.includes(addr));
+    this.#seedRetriesLeft = reachable && !seedAccepted ? SEED_ANNOUNCE_RETRIES : 0;
+    this.#seedRetryGap = 1;
+    this.#seedRetryIn = 1;
   }
 
   /**
-   * The partner to pull from this round: drop partners that left the
-   * directory, top the set up with random peers, then take the next in turn.
+   * Announce the current record to the seeds again; stop when one accepts,
+   * else wait twice as many rounds before the next try. Reachability is
+   * left as it is: the announcement to random peers decided it.
    */
-  #nextSource(): NodeRecord | undefined {
-    const directory = this.#deps.directory;
-    for (const id of this.#partners.slice()) {
-      if (!directory.isKnown(id)) this.#dropPartner(id);
-    }
-    if (this.#partners.length < GOSSIP_PARTNERS) {
-      const wanted = GOSSIP_PARTNERS - this.#partners.length;
-      for (const peer of directory.samplePeers(wanted + this.#partners.length, this.#random)) {
-        if (this.#partners.length >= GOSSIP_PARTNERS) break;
-        if (!this.#partners.includes(peer.id)) this.#partners.push(peer.id);
-      }
-    }
-    for (let i = 0; i < this.#partners.length; i++) {
-      const id = this.#partners[this.#nextPartner++ % this.#partners.length]!;
-      const record = directory.get(id);
-      if (record) return record;
-    }
-    return undefined;
+  async #announceToSeeds(): Promise<void> {
+    const record = this.#record!;
+    const answers = await Promise.all(this.#seeds().map((seed) => this.#post(seed, record)));
+    if (this.#record !== record) return;
+    this.#seedRetriesLeft = answers.includes("accepted") ? 0 : this.#seedRetriesLeft - 1;
+    this.#seedRetryGap *= 2;
+    this.#seedRetryIn = this.#seedRetryGap;
   }
 
-  /** Replace a partner after {@link PARTNER_FAILURES} failed pulls in a row. */
-  #countPull(id: string, ok: boolean): void {
-    const failures = ok ? 0 : (this.#partnerFailures.get(id) ?? 0) + 1;
-    if (failures === 0) this.#partnerFailures.delete(id);
-    else this.#partnerFailures.set(id, failures);
-    if (failures >= PARTNER_FAILURES) this.#dropPartner(id);
+  /** Post this node's record to `addr`'s `/v1/announce`. */
+  async #post(addr: string, record: NodeRecord): Promise<AnnounceAnswer> {
+    try {
+      const res = await this.#deps.peers.json(addr, "/v1/announce", record, {
+        timeoutMs: ANNOUNCE_TIMEOUT_MS,
+        maxResponseBytes: MAX_RECORD_BYTES,
+      });
+      return (res as { accepted?: unknown } | null)?.accepted === true ? "accepted" : "failed";
+    } catch (err) {
+      return err instanceof HearthError && err.code === "unreachable" ? "refused" : "failed";
+    }
   }
 
-  /** Stop pulling from a partner; keep cursors only for partners and seeds. */
-  #dropPartner(id: string): void {
-    this.#partners = this.#partners.filter((p) => p !== id);
-    this.#partnerFailures.delete(id);
-    const keep = new Set(this.#seeds());
-    for (const partner of this.#partners) {
-      const addr = this.#deps.directory.get(partner)?.addr;
-      if (addr !== undefined) keep.add(addr);
-    }
+  /** Keep cursors only for the partners and seeds. */
+  #pruneCursors(): void {
+    if (this.#cursors.size === 0) return;
+    const keep = new Set([...this.#seeds(), ...this.#partners.addrs()]);
     for (const addr of [...this.#cursors.keys()]) if (!keep.has(addr)) this.#cursors.delete(addr);
   }
 
@@ -337,6 +373,7 @@ export class Gossip {
       if (!Array.isArray(answer.records)) return page > 0;
       received += answer.records.length;
       accepted += await this.#deps.directory.merge(answer.records);
+      if (!this.#recordSeen) this.#recordSeen = answer.records.some((r) => this.#isCurrent(r));
       const next = answer.cursor;
       if (typeof next !== "string" || next.length > MAX_CURSOR_LENGTH) break;
       this.#cursors.set(addr, next);
@@ -344,6 +381,13 @@ export class Gossip {
     }
     this.#deps.log.debug("gossip.pulled", { received, accepted });
     return true;
+  }
+
+  /** Whether a record from a pull is this node's current one. */
+  #isCurrent(value: unknown): boolean {
+    const mine = this.#record;
+    const record = value as { id?: unknown; ts?: unknown } | null;
+    return mine !== undefined && record?.id === mine.id && record?.ts === mine.ts;
   }
 
   async #probe(peer: NodeRecord): Promise<void> {
@@ -365,16 +409,5 @@ export class Gossip {
     const all = new Set([...this.#deps.seeds, ...this.#extraSeeds]);
     all.delete(this.#deps.publicAddr);
     return [...all];
-  }
-
-  /** Up to `n` distinct random elements (partial Fisher–Yates). */
-  #pick<T>(items: readonly T[], n: number): T[] {
-    const copy = items.slice();
-    const count = Math.min(n, copy.length);
-    for (let i = 0; i < count; i++) {
-      const j = i + Math.floor(this.#random() * (copy.length - i));
-      [copy[i], copy[j]] = [copy[j]!, copy[i]!];
-    }
-    return copy.slice(0, count);
   }
 }

@@ -23,6 +23,7 @@ import { arr, asObject, hexField, int } from "../../shared/codec/fields.ts";
 import { MAX_REPLICATION_BODY_BYTES } from "../../shared/codec/limits.ts";
 import { HearthError } from "../../shared/errors.ts";
 import type { Logger } from "../../shared/log.ts";
+import { pickRandom } from "../directory/gossip_partners.ts";
 import type { NodeRecord } from "../directory/record_types.ts";
 import type { PeerClient } from "../peer_client.ts";
 import { isAcceptableExpiry, isAddressedRight } from "../store/item.ts";
@@ -356,10 +357,8 @@ export class AntiEntropy {
     const byId = new Map(live.map((n) => [n.id, n]));
     const neighbours = this.#neighbours.filter((id) => byId.has(id));
     const picked = new Map<string, NodeRecord>();
-    for (let i = 0; i < neighbours.length && picked.size < SAMPLED_NEIGHBOURS; i++) {
-      const j = i + Math.floor(this.#random() * (neighbours.length - i));
-      [neighbours[i], neighbours[j]] = [neighbours[j]!, neighbours[i]!];
-      picked.set(neighbours[i]!, byId.get(neighbours[i]!)!);
+    for (const id of pickRandom(neighbours, SAMPLED_NEIGHBOURS, this.#random)) {
+      picked.set(id, byId.get(id)!);
     }
     // A few tries: the random node must be neither this node nor a pick.
     let strangers = 0;
@@ -373,7 +372,9 @@ export class AntiEntropy {
   }
 
   #swarmAtLastWalk(key: Uint8Array): string[] | undefined {
-    if (this.#lastLive.length === 0) return undefined;
+    // Past the cap, a key missing from the last walk need not be new: skip
+    // it rather than rank it over every node at each walk.
+    if (this.#lastLive.length === 0 || this.#swarms.size >= MAX_TRACKED_KEYS) return undefined;
     return swarmFor(key, this.#lastLive, this.#view.swarmSize).map((n) => n.id);
   }
 
