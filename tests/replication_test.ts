@@ -15,7 +15,7 @@ import { HearthError } from "../src/shared/errors.ts";
 import { silentLogger } from "../src/shared/log.ts";
 import type { NodeIdentity, NodeRecord } from "../src/relay/directory/record_types.ts";
 import { PeerClient } from "../src/relay/peer_client.ts";
-import { AntiEntropy } from "../src/relay/replicate/anti_entropy.ts";
+import { AntiEntropy, HAND_OFF_SENDERS } from "../src/relay/replicate/anti_entropy.ts";
 import { encodeItemBatch } from "../src/relay/replicate/item_batch.ts";
 import { replicateRoutes } from "../src/relay/replicate/replicate_routes.ts";
 import { Replicator } from "../src/relay/replicate/replicator.ts";
@@ -263,7 +263,7 @@ Deno.test("a node that joins pulls exactly the items of the swarms it is now in 
   }, { swarmSize: 2 });
 });
 
-Deno.test("a joining node is handed exactly its swarms' items, each by one member", async () => {
+Deno.test("a joining node is handed exactly its swarms' items, each by two members", async () => {
   await withNet(5, async (nodes, net) => {
     const keys = await storeSpread(nodes, net);
     // The members' last walk, before the join.
@@ -273,8 +273,8 @@ Deno.test("a joining node is handed exactly its swarms' items, each by one membe
     for (const n of nodes) pushed += await n.antiEntropy.handOff();
     const mine = await holdsOwnSwarms(late, net, keys);
     assert(mine > 0 && mine < keys.length, "the keys should spread over the nodes");
-    // One item per key, sent by one member only.
-    assertEquals(pushed, mine);
+    // One item per key, sent by the two best-ranked earlier members (both of a swarm of 2).
+    assertEquals(pushed, HAND_OFF_SENDERS * mine);
     assertEquals(late.antiEntropy.stats.syncs, 0);
     // A second walk with no change sends nothing.
     for (const n of nodes) assertEquals(await n.antiEntropy.handOff(), 0);
@@ -293,8 +293,23 @@ Deno.test("items stored since the last walk are handed to a node that joins", as
     for (const n of nodes.slice(0, 5)) pushed += await n.antiEntropy.handOff();
     const mine = await holdsOwnSwarms(late, net, keys);
     assert(mine > 0, "the new node belongs to some of the swarms");
-    assertEquals(pushed, mine);
+    assertEquals(pushed, HAND_OFF_SENDERS * mine);
   }, { swarmSize: 2 });
+});
+
+Deno.test("a joiner gets its items when the best-ranked member is gone but still listed", async () => {
+  await withNet(5, async (nodes, net) => {
+    const keys = await storeSpread(nodes, net);
+    for (const n of nodes) await n.antiEntropy.handOff();
+    // Down, but its record has not aged out: still live in every view.
+    const gone = nodes[0]!;
+    await gone.stop();
+    const late = await TestNode.start(net);
+    for (const n of nodes.slice(1)) await n.antiEntropy.handOff();
+    const mine = await holdsOwnSwarms(late, net, keys);
+    assert(mine > 0, "the new node belongs to some of the swarms");
+    nodes.push(late);
+  }, { swarmSize: 3 });
 });
 
 Deno.test("when a node leaves, its swarms' new members are handed the items", async () => {
@@ -328,7 +343,7 @@ Deno.test("a hand-off to a node that is down is sent again when it is back", asy
     let pushed = 0;
     for (const n of nodes) pushed += await n.antiEntropy.handOff();
     const mine = await holdsOwnSwarms(late, net, keys);
-    assertEquals(pushed, mine);
+    assertEquals(pushed, HAND_OFF_SENDERS * mine);
     nodes.push(late);
   }, { swarmSize: 2 });
 });

@@ -3,10 +3,12 @@
  *
  * - **Hand-off.** When the set of live nodes changes, this node walks the
  *   keys it holds and compares each key's swarm with the one it saw last
- *   time. For a swarm that gained members, the best-ranked earlier member
- *   that is still live (one node, so items are not sent several times)
- *   sends the key's items to the newcomers over `/v1/replicate/store`.
- *   Failed sends are retried at the next rounds.
+ *   time. For a swarm that gained members, the two best-ranked earlier
+ *   members that are still live in its view send the key's items to the
+ *   newcomers over `/v1/replicate/store`: two, because a member that left
+ *   stays listed until its record ages out, and one sender would then
+ *   often be gone; not all, so items are not sent R times. Failed sends
+ *   are retried at the next rounds.
  * - **Sampled sync.** Every round it pulls, by comparing per-prefix
  *   digests, from a few peers it shares swarms with and one random live
  *   node: the safety net for stores a member missed. Its cost per round
@@ -97,6 +99,8 @@ const PARALLEL_PEERS = 4;
 export const SAMPLED_NEIGHBOURS = 3;
 /** Random live nodes each round syncs with besides (the last-resort repair). */
 export const SAMPLED_STRANGERS = 1;
+/** Earlier members of a swarm that send its items to a new member. */
+export const HAND_OFF_SENDERS = 2;
 /** Keys read per page of the hand-off walk. */
 const KEY_PAGE = 1_000;
 /** Most keys whose swarm is remembered between walks (about 100 bytes each). */
@@ -210,8 +214,9 @@ export class AntiEntropy {
 
   /**
    * Walk the held keys; where a key's swarm gained members since the last
-   * walk and this node is its best-ranked earlier member still live, send
-   * the key's items to the new members. Also retries earlier sends.
+   * walk and this node is one of its {@link HAND_OFF_SENDERS} best-ranked
+   * earlier members still live, send the key's items to the new members.
+   * Also retries earlier sends.
    * @returns items sent by this call
    */
   async handOff(): Promise<number> {
@@ -231,7 +236,7 @@ export class AntiEntropy {
         if (swarms.size < MAX_TRACKED_KEYS) swarms.set(hex, ids);
         // A key stored since the last walk: its swarm over the nodes live then.
         const before = this.#swarms.get(hex) ?? this.#swarmAtLastWalk(key);
-        if (!before || before.find((id) => live.has(id)) !== self) continue;
+        if (!before || !isSender(before, self, live)) continue;
         for (const id of ids) if (!before.includes(id)) this.#queuePush(id, hashes);
       }
       if (page.length < KEY_PAGE) break;
@@ -494,6 +499,17 @@ export class AntiEntropy {
     });
     return asObject(answer, "answer");
   }
+}
+
+/** Whether `self` is among the first {@link HAND_OFF_SENDERS} of `before` still in `live`. */
+function isSender(before: readonly string[], self: string, live: Map<string, NodeRecord>): boolean {
+  let rank = 0;
+  for (const id of before) {
+    if (!live.has(id)) continue;
+    if (id === self) return true;
+    if (++rank >= HAND_OFF_SENDERS) return false;
+  }
+  return false;
 }
 
 function parseDigest(json: Record<string, unknown>): Map<number, Uint8Array> {
